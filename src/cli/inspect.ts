@@ -1,0 +1,86 @@
+import { errorMessage, EXIT } from "../core/errors";
+import { stepCommands } from "../core/describe";
+import { planMirror, planTarget, validateRequest, type Step } from "../core/plan";
+import { attachmentId, type Owner } from "../core/records";
+import { parseSpec } from "../core/spec";
+import { observeMirror, observeTarget } from "../engine/attach";
+import { collectStatus, formatStatus } from "../engine/status";
+import { stepTitle } from "../engine/steps";
+import { Deadline } from "../host/clock";
+import { shown } from "../host/paths";
+import { describePath, statBlock } from "../host/sysfs";
+import { loadContext, loadTab, localLeg, type GlobalOptions } from "./context";
+
+/** `status [--json]`: every attachment, its session, array and legs. */
+export async function status(opts: GlobalOptions & { json?: boolean }): Promise<number> {
+  const ctx = loadContext({ ...opts }, "status");
+  ctx.log.configure({ syslog: false, file: null });
+  const list = await collectStatus(ctx.host);
+  process.stdout.write(opts.json ? `${JSON.stringify({ attachments: list }, null, 2)}\n` : formatStatus(list));
+  return EXIT.ok;
+}
+
+/** `check [SPEC...]`: validates config, tab.conf and specs, and prints each plan. Changes nothing. */
+export async function check(specs: readonly string[], opts: GlobalOptions): Promise<number> {
+  const out: string[] = [];
+  let bad = 0;
+  const problem = (msg: string): void => {
+    bad += 1;
+    out.push(`ERROR ${msg}`);
+  };
+  let ctx;
+  try {
+    ctx = loadContext(opts, "check");
+  } catch (err) {
+    process.stdout.write(`ERROR ${errorMessage(err)}\n`);
+    return EXIT.badInput;
+  }
+  ctx.log.configure({ syslog: false, file: null });
+  const { paths, config } = ctx;
+  out.push(`config ${shown(paths, ctx.configFile)}: ${ctx.warnings.length ? `${ctx.warnings.length} warning(s)` : "ok"}; deadline ${config.deadlineS} s, login ${config.loginTimeoutS} s x ${config.loginRetries + 1}, portals ${config.portals.join(" ") || "(none)"}`);
+  try {
+    const tab = loadTab(ctx);
+    out.push(`tab ${shown(paths, ctx.tabFile)}: ${tab.size} label(s)`);
+    for (const e of tab.values()) {
+      if (e.device === null) {
+        out.push(`  ${e.label}: no local leg (MISSING)`);
+        continue;
+      }
+      const dev = await statBlock(paths.root + e.device);
+      if (dev) out.push(`  ${e.label}: ${e.device} (${dev.major}:${dev.minor})`);
+      else problem(`${shown(paths, ctx.tabFile)}:${e.line}: ${e.device} is ${await describePath(paths.root + e.device)}, not a block device`);
+    }
+  } catch (err) {
+    if (specs.some((s) => s.includes("+")) || !/no such file/.test(errorMessage(err))) problem(errorMessage(err));
+    else out.push(`tab: ${errorMessage(err)}`);
+  }
+  const owner: Owner = { kind: "manual" };
+  for (const text of specs) {
+    try {
+      const spec = parseSpec(text);
+      const local = localLeg(ctx, spec);
+      const req = { id: attachmentId(owner, spec), spec, writable: true, owner, local, config };
+      validateRequest(req);
+      const deadline = new Deadline(config.deadlineS * 1000);
+      const steps: Step[] = [];
+      if (spec.iqn !== null) steps.push(...planTarget(req, await observeTarget(ctx.host, spec.iqn, spec.lun, deadline)));
+      steps.push(...planMirror(req, spec.label !== null ? await observeMirror(ctx.host, spec.label) : { records: [], foreignArray: null }));
+      out.push(`plan for ${spec.text}:`);
+      const names = {
+        iscsiDev: spec.iqn !== null ? `<lun${spec.lun} of ${spec.iqn}>` : "",
+        localDev: local ?? "",
+        md: (l: string) => `/dev/md/${l}`,
+        backend: null,
+      };
+      steps.forEach((s, i) => {
+        out.push(`  ${i + 1}. ${stepTitle(s)}`);
+        for (const c of stepCommands(s, names)) out.push(`       ${c}`);
+      });
+    } catch (err) {
+      problem(errorMessage(err));
+    }
+  }
+  process.stdout.write(`${out.join("\n")}\n`);
+  await ctx.log.close();
+  return bad > 0 ? EXIT.badInput : EXIT.ok;
+}

@@ -1,0 +1,84 @@
+import { Command, CommanderError, Option } from "commander";
+import { EXIT } from "../core/errors";
+import { DEFAULT_CONFIG_FILE, DEFAULT_TAB_FILE } from "../host/paths";
+import type { GlobalOptions } from "./context";
+import { check, status } from "./inspect";
+import { manualAdd, manualRemove } from "./manual";
+import { xlDisk } from "./xl-disk";
+
+declare const __VERSION__: string;
+export const VERSION = typeof __VERSION__ === "string" ? __VERSION__ : "0.0.0-dev";
+
+const SPEC = "lun1@iqn.2014-06.fr.example.filer1:vm-sn-1+my-vm-disk";
+
+/** The command line for administrators. Each action sets `result` to the exit code. */
+export function buildProgram(setResult: (code: number) => void): Command {
+  const program = new Command("block-iscsimple")
+    .description("Attach iSCSI LUNs mirrored with a local device (md RAID1) for Xen, as a block-hotplug script or by hand.")
+    .version(VERSION, "-V, --version")
+    .addOption(new Option("--config <file>", "config file").default(undefined, DEFAULT_CONFIG_FILE))
+    .addOption(new Option("--tab <file>", "label table").default(undefined, DEFAULT_TAB_FILE))
+    .option("-v, --verbose", "show each step and command on stderr")
+    .showHelpAfterError("(run block-iscsimple --help for usage)")
+    .exitOverride()
+    .addHelpText(
+      "after",
+      `
+As a Xen block-hotplug script (run by xl with XENBUS_PATH set), write the disk as:
+  'vdev=xvda2,access=w,script=block-iscsimple,target=${SPEC}'
+
+Examples:
+  block-iscsimple add ${SPEC}
+  block-iscsimple status
+  block-iscsimple check ${SPEC}`,
+    );
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+
+  program
+    .command("add")
+    .description("attach SPEC ([lunN@]IQN[+LABEL]) and print the block device to use")
+    .argument("<spec>", "target spec [lunN@]IQN[+LABEL]")
+    .option("-r, --read-only", "attach for reading only (the LUN may then be shared read-only)")
+    .addHelpText("after", `\nExample:\n  block-iscsimple add ${SPEC}\n  /dev/md/my-vm-disk`)
+    .action(async (spec: string, o: { readOnly?: boolean }) => setResult(await manualAdd(spec, { ...globals(), ...o })));
+
+  program
+    .command("remove")
+    .description("detach SPEC: stop its array, log out when no other disk uses the target")
+    .argument("<spec>", "the spec given to add")
+    .addHelpText("after", `\nExample:\n  block-iscsimple remove ${SPEC}`)
+    .action(async (spec: string) => setResult(await manualRemove(spec, globals())));
+
+  program
+    .command("status")
+    .description("list attachments: spec, domain, iSCSI session, md array state and resync, local leg")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", "\nExample:\n  block-iscsimple status --json")
+    .action(async (o: { json?: boolean }) => setResult(await status({ ...globals(), ...o })));
+
+  program
+    .command("check")
+    .description("validate the config, tab.conf and SPECs, and print the plan of each SPEC without changing anything")
+    .argument("[spec...]", "target specs to plan")
+    .addHelpText("after", `\nExample:\n  block-iscsimple check ${SPEC}`)
+    .action(async (specs: string[]) => setResult(await check(specs, globals())));
+
+  program
+    .command("xl-disk")
+    .description("convert a legacy 'iscsimple:SPEC,VDEV,MODE' disk entry to the xl spelling")
+    .argument("[entry]", "the legacy disk entry")
+    .option("-i, --in-place <file>", "convert every such entry of a domU config file (keeps FILE.bak)")
+    .addHelpText(
+      "after",
+      `\nExamples:\n  block-iscsimple xl-disk 'iscsimple:${SPEC},xvda2,w'\n  'vdev=xvda2,access=rw,script=block-iscsimple,target=${SPEC}'\n  block-iscsimple xl-disk --in-place /etc/xen/my-vm.cfg`,
+    )
+    .action((entry: string | undefined, o: { inPlace?: string }) => setResult(xlDisk(entry, o)));
+
+  for (const c of program.commands) c.exitOverride().showHelpAfterError(`(run block-iscsimple ${c.name()} --help for usage)`);
+  return program;
+}
+
+export function usageExit(err: CommanderError): number {
+  if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return EXIT.ok;
+  return EXIT.badInput;
+}

@@ -1,0 +1,73 @@
+/**
+ * The exact argv of every host command the program runs. The adapters run these, and `check`
+ * prints them, so what is shown is what would run. Every value was validated before it gets here.
+ */
+export type Argv = readonly [string, ...string[]];
+
+export const iscsiadm = {
+  nodes: (): Argv => ["iscsiadm", "-m", "node"],
+  discover: (portal: string): Argv => ["iscsiadm", "-m", "discovery", "-t", "sendtargets", "-p", portal],
+  setNode: (iqn: string, name: string, value: string): Argv => ["iscsiadm", "-m", "node", "-T", iqn, "-o", "update", "-n", name, "-v", value],
+  login: (iqn: string): Argv => ["iscsiadm", "-m", "node", "-T", iqn, "--login"],
+  logout: (iqn: string): Argv => ["iscsiadm", "-m", "node", "-T", iqn, "--logout"],
+  rescan: (sid: number): Argv => ["iscsiadm", "-m", "session", "-r", String(sid), "--rescan"],
+};
+
+export const mdadm = {
+  /** The seed's build: the iSCSI leg is write-mostly; the local leg is added after. */
+  build: (md: string, iscsiDev: string | null, localDev: string | null): Argv => {
+    const members = iscsiDev !== null ? ["missing", "--write-mostly", iscsiDev] : [localDev as string, "missing"];
+    return ["mdadm", "--build", md, "--level=1", "--raid-devices=2", ...members];
+  },
+  add: (md: string, localDev: string): Argv => ["mdadm", md, "--add", localDev],
+  stop: (md: string): Argv => ["mdadm", "--stop", md],
+};
+
+export const xenstore = {
+  read: (...paths: string[]): Argv => ["xenstore-read", ...paths],
+  exists: (path: string): Argv => ["xenstore-exists", path],
+  write: (pairs: readonly (readonly [string, string])[]): Argv => ["xenstore-write", ...pairs.flat()],
+};
+
+/** Words for iscsiadm's exit codes (open-iscsi include/iscsi_err.h). */
+export const ISCSI_ERR: Readonly<Record<number, string>> = {
+  1: "generic error",
+  2: "session not found",
+  3: "could not allocate resources",
+  4: "transport error",
+  5: "login failed",
+  6: "node database error",
+  7: "invalid argument",
+  8: "connection timed out",
+  9: "internal error",
+  10: "logout failed",
+  11: "PDU timed out",
+  12: "transport not found",
+  13: "access denied",
+  14: "transport capability error",
+  15: "session already exists",
+  16: "invalid request",
+  17: "iSNS service error",
+  18: "iSNS query failed",
+  19: "fatal login error (the target refused the login)",
+  20: "cannot connect to iscsid (is the iscsid service running?)",
+  21: "no records, targets or sessions found",
+  22: "iscsid did not answer",
+  23: "operation not supported",
+  24: "login authentication failed",
+  25: "iSNS registration failed",
+  26: "operation not supported by the iSCSI stack",
+  27: "iscsid failed to initialise",
+  28: "iscsid idbm error",
+  29: "temporary error, try again",
+};
+
+/** Parses `iscsiadm -m node` lines: `PORTAL,TPGT IQN`. */
+export function parseNodeList(text: string): { portal: string; iqn: string }[] {
+  const out: { portal: string; iqn: string }[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^(\S+),\d+\s+(\S+)\s*$/.exec(line.trim());
+    if (m) out.push({ portal: m[1] as string, iqn: m[2] as string });
+  }
+  return out;
+}

@@ -1,0 +1,135 @@
+import { parse } from "ini";
+import { UserError } from "./errors";
+import { formatPortal, parsePortal } from "./portal";
+
+/** libxl kills a hotplug script after 40 s; our deadline must leave room for the rollback. */
+export const LIBXL_TIMEOUT_S = 40;
+export const MAX_DEADLINE_S = 35;
+
+export interface Config {
+  /** Portals for sendtargets discovery, used when a target has no node record yet. */
+  readonly portals: readonly string[];
+  /** Whole `add` must finish within this many seconds. */
+  readonly deadlineS: number;
+  /** Written to node.conn[0].timeo.login_timeout before login. */
+  readonly loginTimeoutS: number;
+  /** Written to node.session.initial_login_retry_max before login. */
+  readonly loginRetries: number;
+  /** md resync limits in KiB/s for our arrays (null: leave the kernel's default). */
+  readonly syncSpeedMin: number | null;
+  readonly syncSpeedMax: number | null;
+  readonly logSyslog: boolean;
+  /** null: no log file. */
+  readonly logFile: string | null;
+}
+
+export const DEFAULT_CONFIG: Config = {
+  portals: [],
+  deadlineS: 30,
+  loginTimeoutS: 5,
+  loginRetries: 1,
+  syncSpeedMin: null,
+  syncSpeedMax: null,
+  logSyslog: true,
+  logFile: "/var/log/xen/xen-hotplug.log",
+};
+
+type Setter = (value: string, fail: (why: string) => never, out: Mutable<Config>) => void;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function integer(min: number, max: number, unit: string): (v: string, fail: (why: string) => never) => number {
+  return (v, fail) => {
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) fail(`'${v}' is not a whole number from ${min} to ${max}${unit}`);
+    return Number(v);
+  };
+}
+
+function boolean(v: string, fail: (why: string) => never): boolean {
+  const l = v.toLowerCase();
+  if (["yes", "true", "on", "1"].includes(l)) return true;
+  if (["no", "false", "off", "0"].includes(l)) return false;
+  return fail(`'${v}' is not yes or no`);
+}
+
+const seconds = integer(1, MAX_DEADLINE_S, " (seconds)");
+const speed = integer(1, 10_000_000, " (KiB/s)");
+
+/** Every key the config file knows, by section. */
+const KEYS: Record<string, Record<string, Setter>> = {
+  iscsi: {
+    portals: (v, fail, out) => {
+      const list = v.split(/[\s,]+/).filter(Boolean);
+      out.portals = list.map((p) => {
+        const parsed = parsePortal(p);
+        if (typeof parsed === "string") fail(`portal '${p}': ${parsed}`);
+        return formatPortal(parsed as Exclude<typeof parsed, string>);
+      });
+    },
+    "login-timeout": (v, fail, out) => { out.loginTimeoutS = integer(1, 30, " (seconds)")(v, fail); },
+    "login-retries": (v, fail, out) => { out.loginRetries = integer(0, 10, "")(v, fail); },
+  },
+  attach: {
+    deadline: (v, fail, out) => { out.deadlineS = seconds(v, fail); },
+  },
+  md: {
+    "sync-speed-min": (v, fail, out) => { out.syncSpeedMin = speed(v, fail); },
+    "sync-speed-max": (v, fail, out) => { out.syncSpeedMax = speed(v, fail); },
+  },
+  log: {
+    syslog: (v, fail, out) => { out.logSyslog = boolean(v, fail); },
+    file: (v, fail, out) => {
+      if (v === "none" || v === "") { out.logFile = null; return; }
+      if (!/^\/[A-Za-z0-9_.\/-]+$/.test(v) || v.includes("/../")) fail(`'${v}' is not an absolute file path (or 'none')`);
+      out.logFile = v;
+    },
+  },
+};
+
+export interface ParsedConfig {
+  readonly config: Config;
+  readonly warnings: readonly string[];
+}
+
+export function parseConfig(text: string, file: string): ParsedConfig {
+  let raw: Record<string, unknown>;
+  try {
+    raw = parse(text);
+  } catch (err) {
+    throw new UserError(`${file}: cannot be read as an ini file: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const out: Mutable<Config> = { ...DEFAULT_CONFIG };
+  const warnings: string[] = [];
+  for (const [section, body] of Object.entries(raw)) {
+    const known = KEYS[section];
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      warnings.push(`${file}: key '${section}' outside any section is ignored`);
+      continue;
+    }
+    if (!known) {
+      warnings.push(`${file}: unknown section [${section}] is ignored`);
+      continue;
+    }
+    for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+      const setter = known[key];
+      if (!setter) {
+        warnings.push(`${file}: unknown key '${key}' in [${section}] is ignored`);
+        continue;
+      }
+      const fail = (why: string): never => {
+        throw new UserError(`${file}: [${section}] ${key}: ${why}`);
+      };
+      if (typeof value !== "string") fail(typeof value === "boolean" ? "needs a value" : "is given more than once or as a list");
+      setter((value as string).trim(), fail, out);
+    }
+  }
+  if (out.syncSpeedMin !== null && out.syncSpeedMax !== null && out.syncSpeedMin > out.syncSpeedMax) {
+    throw new UserError(`${file}: [md] sync-speed-min (${out.syncSpeedMin}) is above sync-speed-max (${out.syncSpeedMax})`);
+  }
+  const worstLogin = out.loginTimeoutS * (out.loginRetries + 1);
+  if (worstLogin >= out.deadlineS) {
+    warnings.push(
+      `${file}: login-timeout x (login-retries + 1) = ${worstLogin} s is not below the attach deadline (${out.deadlineS} s): an unreachable portal will use up the whole deadline`,
+    );
+  }
+  return { config: out, warnings };
+}

@@ -1,0 +1,45 @@
+import { iscsiadm, mdadm, xenstore, type Argv } from "./commands";
+import type { Step } from "./plan";
+
+/** Names for what is only known when the plan runs. */
+export interface Names {
+  readonly iscsiDev: string;
+  readonly localDev: string;
+  readonly md: (label: string) => string;
+  readonly backend: string | null;
+}
+
+/** The commands (or actions) a step would run, for `check`. */
+export function stepCommands(s: Step, n: Names): string[] {
+  const show = (a: Argv): string => a.join(" ");
+  switch (s.kind) {
+    case "discover":
+      return [...s.portals.map((p) => show(iscsiadm.discover(p))), show(iscsiadm.nodes())];
+    case "set-node":
+      return [show(iscsiadm.setNode(s.iqn, s.name, s.value))];
+    case "claim-target":
+      return [`(record a user of ${s.iqn} under /run/block-iscsimple)`];
+    case "login":
+      return [show(iscsiadm.login(s.iqn))];
+    case "rescan":
+      return [show(iscsiadm.rescan(0)).replace(" 0 ", " SID ") + "   (each session of the target)"];
+    case "find-lun":
+      return [`(wait for /sys/class/iscsi_session/session*/device/target*/*:*:*:${s.lun}/block/* of ${s.iqn})`];
+    case "check-local":
+      return [`(check that ${s.device} is a block device)`];
+    case "md-build":
+      return [show(mdadm.build(n.md(s.label), s.iscsi ? n.iscsiDev : null, s.local ? n.localDev : null))];
+    case "md-speed":
+      return [`(write sync_speed_min=${s.min ?? "-"} sync_speed_max=${s.max ?? "-"} under /sys/block/mdN/md)`];
+    case "md-add":
+      return [show(mdadm.add(n.md(s.label), n.localDev))];
+    case "join-array":
+      return [`(reuse the array of ${s.from}: the same VM, a migration to localhost)`];
+    case "use-iscsi":
+      return [`(give ${n.iscsiDev} to the guest)`];
+    case "publish":
+      return n.backend === null
+        ? ["(print the device)"]
+        : [show(xenstore.write([[`${n.backend}/physical-device`, "MAJ:MIN (hex)"], [`${n.backend}/physical-device-path`, "DEVICE"], [`${n.backend}/hotplug-status`, "connected"]]))];
+  }
+}

@@ -1,0 +1,138 @@
+import type { Config } from "./config";
+import { UserError } from "./errors";
+import type { AttachmentRecord, Owner } from "./records";
+import { checkSharing } from "./sharing";
+import type { TargetSpec } from "./spec";
+
+/**
+ * A plan is data: the steps of an attach, in order. The engine runs them with the host adapters;
+ * steps marked with an undo get it pushed on the rollback stack before they run, so that a step
+ * killed half-way is undone too (every undo is idempotent and looks at the host first).
+ */
+export type Step =
+  | { readonly kind: "discover"; readonly iqn: string; readonly portals: readonly string[] }
+  | { readonly kind: "set-node"; readonly iqn: string; readonly name: string; readonly value: string }
+  | { readonly kind: "claim-target"; readonly iqn: string; readonly login: boolean }
+  | { readonly kind: "login"; readonly iqn: string }
+  | { readonly kind: "rescan"; readonly iqn: string }
+  | { readonly kind: "find-lun"; readonly iqn: string; readonly lun: number }
+  | { readonly kind: "check-local"; readonly device: string }
+  | { readonly kind: "md-build"; readonly label: string; readonly iscsi: boolean; readonly local: boolean }
+  | { readonly kind: "md-speed"; readonly label: string; readonly min: number | null; readonly max: number | null }
+  | { readonly kind: "md-add"; readonly label: string }
+  | { readonly kind: "join-array"; readonly label: string; readonly from: string }
+  | { readonly kind: "use-iscsi"; readonly iqn: string; readonly lun: number }
+  | { readonly kind: "publish" };
+
+export type StepKind = Step["kind"];
+
+/** The undo each step registers (before it runs), if any. */
+export type Undo =
+  | { readonly kind: "release-target"; readonly iqn: string }
+  | { readonly kind: "stop-array"; readonly label: string };
+
+export function undoOf(step: Step): Undo | null {
+  switch (step.kind) {
+    case "claim-target":
+      return { kind: "release-target", iqn: step.iqn };
+    case "md-build":
+    case "join-array":
+      return { kind: "stop-array", label: step.label };
+    default:
+      return null;
+  }
+}
+
+/** What the engine observed on the host, under the target lock. */
+export interface TargetView {
+  /** Portals of the node records of this target. */
+  readonly nodePortals: readonly string[];
+  /** Session ids of this target. */
+  readonly sessions: readonly number[];
+  /** Whether the LUN's block device is visible now. */
+  readonly lunVisible: boolean;
+  readonly records: readonly AttachmentRecord[];
+}
+
+export interface Request {
+  readonly id: string;
+  readonly spec: TargetSpec;
+  readonly writable: boolean;
+  readonly owner: Owner;
+  /** The local leg: a device, null for MISSING, undefined when the spec has no label. */
+  readonly local: string | null | undefined;
+  readonly config: Config;
+}
+
+export const NODE_SETTINGS = {
+  loginTimeout: "node.conn[0].timeo.login_timeout",
+  loginRetries: "node.session.initial_login_retry_max",
+} as const;
+
+/** Checks the request itself (before any lock or observation). */
+export function validateRequest(req: Request): void {
+  if (req.spec.label !== null && req.local === undefined) {
+    throw new Error(`internal: label ${req.spec.label} was not looked up`);
+  }
+  if (req.spec.iqn === null && req.local === null) {
+    throw new UserError(`spec ${req.spec.text}: both legs are MISSING (no iSCSI target and no local device for label '${req.spec.label}')`);
+  }
+}
+
+/** The iSCSI half of an attach: discovery, node settings, login or rescan, the LUN's device. */
+export function planTarget(req: Request, view: TargetView): Step[] {
+  const iqn = req.spec.iqn;
+  if (iqn === null) return [];
+  checkSharing({ ...req.spec, label: null }, req.writable, req.owner, req.id, view.records);
+  const steps: Step[] = [];
+  const loggedIn = view.sessions.length > 0;
+  if (!loggedIn) {
+    if (view.nodePortals.length === 0) {
+      if (req.config.portals.length === 0) {
+        throw new UserError(`no iSCSI node record for ${iqn} and no discovery portals in the config ([iscsi] portals)`);
+      }
+      steps.push({ kind: "discover", iqn, portals: req.config.portals });
+    }
+    steps.push(
+      { kind: "set-node", iqn, name: NODE_SETTINGS.loginTimeout, value: String(req.config.loginTimeoutS) },
+      { kind: "set-node", iqn, name: NODE_SETTINGS.loginRetries, value: String(req.config.loginRetries) },
+    );
+  }
+  steps.push({ kind: "claim-target", iqn, login: !loggedIn });
+  if (!loggedIn) steps.push({ kind: "login", iqn });
+  else if (!view.lunVisible) steps.push({ kind: "rescan", iqn });
+  steps.push({ kind: "find-lun", iqn, lun: req.spec.lun });
+  return steps;
+}
+
+/** What the engine observed about the label, under the label lock. */
+export interface MirrorView {
+  readonly records: readonly AttachmentRecord[];
+  /** An md array that is not ours answers to /dev/md/LABEL. */
+  readonly foreignArray: string | null;
+}
+
+/** The md half: build the RAID1 (or join the same VM's array), then publish the device. */
+export function planMirror(req: Request, view: MirrorView): Step[] {
+  const { spec } = req;
+  if (spec.label === null) {
+    return [{ kind: "use-iscsi", iqn: spec.iqn as string, lun: spec.lun }, { kind: "publish" }];
+  }
+  const verdict = checkSharing(spec, req.writable, req.owner, req.id, view.records);
+  if (verdict.joinArrayOf) {
+    return [{ kind: "join-array", label: spec.label, from: verdict.joinArrayOf.id }, { kind: "publish" }];
+  }
+  if (view.foreignArray !== null) {
+    throw new UserError(`/dev/md/${spec.label} already exists (${view.foreignArray}) and was not built by block-iscsimple; refusing to touch it`, 3);
+  }
+  const steps: Step[] = [];
+  const local = req.local ?? null;
+  if (local !== null) steps.push({ kind: "check-local", device: local });
+  steps.push({ kind: "md-build", label: spec.label, iscsi: spec.iqn !== null, local: spec.iqn === null });
+  if (req.config.syncSpeedMin !== null || req.config.syncSpeedMax !== null) {
+    steps.push({ kind: "md-speed", label: spec.label, min: req.config.syncSpeedMin, max: req.config.syncSpeedMax });
+  }
+  if (spec.iqn !== null && local !== null) steps.push({ kind: "md-add", label: spec.label });
+  steps.push({ kind: "publish" });
+  return steps;
+}

@@ -1,0 +1,60 @@
+/** What the program keeps under /run/block-iscsimple about each attachment it made. */
+
+export type Owner =
+  | { readonly kind: "xen"; readonly domid: number; readonly devid: number; readonly backend: string; readonly vm: string | null }
+  | { readonly kind: "manual" };
+
+export interface AttachmentRecord {
+  readonly id: string;
+  readonly spec: string;
+  readonly iqn: string | null;
+  readonly lun: number;
+  readonly label: string | null;
+  readonly writable: boolean;
+  readonly owner: Owner;
+  /** pid of the add that wrote this record (to kill its children if it was SIGKILLed). */
+  readonly pid: number;
+  readonly started: string;
+  /** This attachment counts as a user of its target (set before login). */
+  readonly claimsTarget: boolean;
+  /** This attachment counts as a user of the md array of its label. */
+  readonly claimsArray: boolean;
+  /** Child processes of the add while they run: [pid, argv0]. */
+  readonly children: readonly (readonly [number, string])[];
+  /** The iSCSI leg, once found. */
+  readonly iscsi: DevRef | null;
+  /** The local leg, once checked. */
+  readonly local: DevRef | null;
+  /** The md array, once built (its kernel name is not stable: always check it by its members). */
+  readonly md: DevRef | null;
+  /** Set when the add finished: hex major:minor and the path given to the guest. */
+  readonly device: string | null;
+  readonly devicePath: string | null;
+}
+
+/** A block device as seen at attach time. */
+export interface DevRef {
+  readonly path: string;
+  readonly name: string;
+  readonly major: number;
+  readonly minor: number;
+}
+
+/** One per target we hold: whether our program logged in (and so may log out). */
+export interface TargetRecord {
+  readonly iqn: string;
+  readonly loggedInByUs: boolean;
+}
+
+export function describeOwner(owner: Owner): string {
+  return owner.kind === "xen" ? `domain ${owner.domid} (${owner.backend}${owner.vm ? `, vm ${owner.vm}` : ""})` : "a manual attachment";
+}
+
+export function sameVm(a: Owner, b: Owner): boolean {
+  return a.kind === "xen" && b.kind === "xen" && a.vm !== null && a.vm === b.vm;
+}
+
+export function attachmentId(owner: Owner, spec: { iqn: string | null; lun: number; label: string | null }): string {
+  if (owner.kind === "xen") return `vbd-${owner.domid}-${owner.devid}`;
+  return spec.label !== null ? `manual-label-${spec.label}` : `manual-${spec.iqn ?? "MISSING"}-lun${spec.lun}`;
+}

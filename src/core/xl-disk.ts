@@ -1,0 +1,46 @@
+import { UserError } from "./errors";
+import { LEGACY_PREFIX, parseSpec } from "./spec";
+
+/**
+ * Converts the legacy xm disk entry `iscsimple:SPEC,VDEV,MODE` into the stock-xl spelling
+ * `vdev=VDEV,access=MODE,script=block-iscsimple,target=SPEC` (target= last: it takes the rest).
+ */
+export function convertDiskEntry(entry: string): string {
+  const parts = entry.split(",").map((p) => p.trim());
+  if (parts.length < 2 || parts.length > 3) {
+    throw new UserError(`disk entry '${entry}': expected 'iscsimple:SPEC,VDEV[,MODE]'`);
+  }
+  const [target, vdev, mode = "w"] = parts as [string, string, string?];
+  if (!target.startsWith(LEGACY_PREFIX)) throw new UserError(`disk entry '${entry}': does not start with '${LEGACY_PREFIX}'`);
+  const spec = parseSpec(target);
+  if (!/^(?:(?:xvd|hd|sd)[a-z]+\d*|\d+)(?::(?:disk|cdrom))?$/.test(vdev)) {
+    throw new UserError(`disk entry '${entry}': '${vdev}' is not a virtual device name such as xvda2`);
+  }
+  const access = ({ w: "rw", rw: "rw", r: "ro", ro: "ro" } as Record<string, string>)[mode];
+  if (!access) throw new UserError(`disk entry '${entry}': mode '${mode}' is not r or w`);
+  const [vd, devtype] = vdev.split(":");
+  const kind = devtype === "cdrom" ? ",devtype=cdrom" : "";
+  return `vdev=${vd},access=${access}${kind},script=block-iscsimple,target=${spec.text}`;
+}
+
+export interface Conversion {
+  readonly text: string;
+  readonly changed: number;
+}
+
+/** Converts every quoted legacy entry in a domU config file; other text is kept as it is. */
+export function convertConfigText(text: string): Conversion {
+  let changed = 0;
+  const out = text.replace(/(['"])(iscsimple:[^'"\n]*)\1/g, (_whole, quote: string, entry: string) => {
+    changed += 1;
+    return `${quote}${convertDiskEntry(entry)}${quote}`;
+  });
+  return { text: out, changed };
+}
+
+/** Accepts a bare entry or a quoted one (as copied from a config line). */
+export function convertLine(line: string): string {
+  const trimmed = line.trim();
+  const quoted = /^(['"])(.*)\1,?$/.exec(trimmed);
+  return convertDiskEntry(quoted ? (quoted[2] ?? "") : trimmed);
+}

@@ -1,0 +1,148 @@
+import { errorMessage, EXIT, UserError } from "../core/errors";
+import { planMirror, planTarget, undoOf, validateRequest, type Request, type Step, type TargetView, type MirrorView, type Undo } from "../core/plan";
+import type { AttachmentRecord } from "../core/records";
+import { formatSpec } from "../core/spec";
+import { Deadline } from "../host/clock";
+import { diskLockName, targetLockName } from "../host/locks";
+import type { Host } from "./host";
+import { Journal } from "./journal";
+import { findOurArray, runUndo } from "./release";
+import { runStep, stepTitle, type Found, type StepContext } from "./steps";
+
+/** Time left for the rollback after a failed add: our deadline plus this stays under libxl's 40 s. */
+export const ROLLBACK_MS = 8000;
+
+export interface AttachResult {
+  readonly device: string;
+  readonly devicePath: string;
+  readonly record: AttachmentRecord;
+  readonly again: boolean;
+}
+
+/** A failed step, after the rollback: the message names the step and says why. */
+export class StepFailed extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = "StepFailed";
+  }
+}
+
+export async function observeTarget(host: Host, iqn: string, lun: number, deadline: Deadline): Promise<TargetView> {
+  const sessions = await host.iscsi.sessions(iqn);
+  return {
+    sessions,
+    nodePortals: sessions.length > 0 ? [] : await host.iscsi.nodePortals(iqn, deadline),
+    lunVisible: sessions.length > 0 && (await host.iscsi.findLun(iqn, lun)) !== null,
+    records: await host.store.attachments(),
+  };
+}
+
+export async function observeMirror(host: Host, label: string): Promise<MirrorView> {
+  const records = await host.store.attachments();
+  const a = await host.md.atLabel(label);
+  let foreignArray: string | null = null;
+  if (a) {
+    foreignArray = a.name;
+    for (const r of records) {
+      const ours = await findOurArray(host, r);
+      if (ours && ours.name === a.name) foreignArray = null;
+    }
+  }
+  return { records, foreignArray };
+}
+
+function initialRecord(req: Request): AttachmentRecord {
+  return {
+    id: req.id,
+    spec: formatSpec(req.spec),
+    iqn: req.spec.iqn,
+    lun: req.spec.lun,
+    label: req.spec.label,
+    writable: req.writable,
+    owner: req.owner,
+    pid: process.pid,
+    started: new Date().toISOString(),
+    claimsTarget: false,
+    claimsArray: false,
+    children: [],
+    iscsi: null,
+    local: null,
+    md: null,
+    device: null,
+    devicePath: null,
+  };
+}
+
+export async function attach(host: Host, req: Request, deadline: Deadline): Promise<AttachResult> {
+  validateRequest(req);
+  await host.store.ensure();
+  const unlockDisk = await host.locks.take(diskLockName(req.spec), deadline);
+  try {
+    const existing = await host.store.getAttachment(req.id);
+    if (existing) {
+      if (existing.device !== null && existing.devicePath !== null && existing.spec === formatSpec(req.spec)) {
+        return { device: existing.device, devicePath: existing.devicePath, record: existing, again: true };
+      }
+      throw new UserError(`an earlier add of ${req.id} (${existing.spec}) did not finish; run remove first`, EXIT.refused);
+    }
+    const journal = new Journal(host.store, initialRecord(req));
+    await journal.update({});
+    host.run.watcher = journal;
+    const found: Found = { iscsi: null, local: null, md: null, device: null, devicePath: null };
+    const ctx: StepContext = { host, journal, owner: req.owner, deadline, found };
+    const undos: Undo[] = [];
+    let current: Step | null = null;
+    const run = async (steps: Step[]): Promise<void> => {
+      for (const s of steps) {
+        current = s;
+        const u = undoOf(s);
+        if (u) undos.push(u);
+        host.log.step(stepTitle(s));
+        await runStep(ctx, s);
+      }
+      current = null;
+    };
+    try {
+      const iqn = req.spec.iqn;
+      if (iqn !== null) {
+        const unlockTarget = await host.locks.take(targetLockName(iqn), deadline);
+        try {
+          await run(planTarget(req, await observeTarget(host, iqn, req.spec.lun, deadline)));
+        } finally {
+          await unlockTarget();
+        }
+      }
+      if (req.spec.label !== null) await run(planMirror(req, await observeMirror(host, req.spec.label)));
+      else await run(planMirror(req, { records: [], foreignArray: null }));
+      host.log.step(`attached ${journal.record.spec} as ${found.devicePath} (${found.device}); ${host.run.timings.summary()}`);
+      await journal.settle();
+      return { device: found.device as string, devicePath: found.devicePath as string, record: journal.record, again: false };
+    } catch (err) {
+      const failed: Step | null = current;
+      const why = errorMessage(err);
+      const what = failed ? `${stepTitle(failed)} failed: ${why}` : why;
+      host.log.step(`add failed: ${what}; rolling back`);
+      const rollback = new Deadline(ROLLBACK_MS);
+      const leftovers: string[] = [];
+      for (const u of undos.reverse()) {
+        try {
+          await runUndo(host, journal, u, rollback);
+        } catch (undoErr) {
+          // never log out from under an array that could not be stopped
+          leftovers.push(errorMessage(undoErr));
+          break;
+        }
+      }
+      host.run.watcher = null;
+      await journal.settle();
+      if (leftovers.length === 0) await host.store.deleteAttachment(req.id);
+      const code = err instanceof UserError ? err.exitCode : EXIT.failed;
+      throw new StepFailed(leftovers.length ? `${what} (and the rollback failed: ${leftovers.join("; ")})` : what, code);
+    }
+  } finally {
+    await unlockDisk();
+  }
+}

@@ -1,0 +1,48 @@
+import { errorMessage } from "../core/errors";
+import type { Undo } from "../core/plan";
+import type { AttachmentRecord } from "../core/records";
+import type { Deadline } from "../host/clock";
+import { diskLockName } from "../host/locks";
+import type { Host } from "./host";
+import { Journal } from "./journal";
+import { killOrphans, runUndo } from "./release";
+
+export interface DetachResult {
+  readonly done: string[];
+  readonly problems: string[];
+}
+
+/**
+ * Undoes every claim of an attachment, whether its add finished or not: the array first, then the
+ * target (logging out when nobody else uses it). Then forgets the record.
+ */
+export async function detach(host: Host, id: string, deadline: Deadline): Promise<DetachResult | null> {
+  await host.store.ensure();
+  const first = await host.store.getAttachment(id);
+  if (!first) return null;
+  const unlock = await host.locks.take(diskLockName(first), deadline);
+  try {
+    const record: AttachmentRecord | null = await host.store.getAttachment(id);
+    if (!record) return null;
+    await killOrphans(host, record);
+    const journal = new Journal(host.store, { ...record, children: [] });
+    const undos: Undo[] = [];
+    if (record.label !== null) undos.push({ kind: "stop-array", label: record.label });
+    if (record.iqn !== null) undos.push({ kind: "release-target", iqn: record.iqn });
+    const problems: string[] = [];
+    for (const u of undos) {
+      try {
+        await runUndo(host, journal, u, deadline);
+      } catch (err) {
+        // never log out from under an array that could not be stopped
+        problems.push(errorMessage(err));
+        break;
+      }
+    }
+    await journal.settle();
+    if (problems.length === 0) await host.store.deleteAttachment(id);
+    return { done: undos.map((u) => u.kind), problems };
+  } finally {
+    await unlock();
+  }
+}

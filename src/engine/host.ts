@@ -1,0 +1,35 @@
+import { Iscsi } from "../host/iscsi";
+import { Locks } from "../host/locks";
+import type { Log } from "../host/log";
+import { Md } from "../host/md";
+import { hostPaths, type HostPaths } from "../host/paths";
+import { Runner } from "../host/run";
+import { StateStore } from "../host/state-store";
+import { Xenstore } from "../host/xenstore";
+
+/** The adapters an operation runs with. */
+export interface Host {
+  readonly paths: HostPaths;
+  readonly log: Log;
+  readonly run: Runner;
+  readonly iscsi: Iscsi;
+  readonly md: Md;
+  readonly xs: Xenstore;
+  readonly store: StateStore;
+  readonly locks: Locks;
+}
+
+export function makeHost(log: Log, paths: HostPaths = hostPaths()): Host {
+  const run = new Runner(log);
+  const store = new StateStore(paths);
+  return {
+    paths,
+    log,
+    run,
+    iscsi: new Iscsi(run, paths),
+    md: new Md(run, paths),
+    xs: new Xenstore(run),
+    store,
+    locks: new Locks(store.locksDir(), log),
+  };
+}

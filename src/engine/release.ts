@@ -1,0 +1,99 @@
+import { readFile } from "node:fs/promises";
+import type { Undo } from "../core/plan";
+import type { AttachmentRecord, DevRef } from "../core/records";
+import type { Deadline } from "../host/clock";
+import { targetLockName } from "../host/locks";
+import type { MdArray } from "../host/md";
+import { sameDev } from "../host/sysfs";
+import type { Host } from "./host";
+import type { Journal } from "./journal";
+
+/**
+ * The undo of each claim an attachment holds. Rollback of a failed add and `remove` both use
+ * these, so connect and disconnect stay symmetric. Each looks at the host first: it is idempotent
+ * and copes with an add that stopped anywhere (even SIGKILLed mid-command).
+ */
+export async function runUndo(host: Host, journal: Journal, undo: Undo, deadline: Deadline): Promise<void> {
+  if (undo.kind === "stop-array") await releaseArray(host, journal, undo.label, deadline);
+  else await releaseTarget(host, journal, undo.iqn, deadline);
+}
+
+/** The live array this record built, found by its members, never by its (unstable) name. */
+export async function findOurArray(host: Host, r: AttachmentRecord): Promise<MdArray | null> {
+  const legs = [r.iscsi, r.local].filter((d): d is DevRef => d !== null);
+  for (const leg of legs) {
+    const a = await host.md.findByMember(leg);
+    if (a) return a;
+  }
+  return null;
+}
+
+async function releaseArray(host: Host, journal: Journal, label: string, deadline: Deadline): Promise<void> {
+  const me = journal.record;
+  if (!me.claimsArray) return;
+  const others = (await host.store.attachments()).filter((r) => r.id !== me.id && r.label === label && r.claimsArray);
+  if (others.length > 0) {
+    host.log.step(`array of ${label} is still used by ${others.map((r) => r.id).join(", ")}: not stopped`);
+  } else {
+    const a = await findOurArray(host, me);
+    if (a) {
+      host.log.step(`stopping ${a.name} (/dev/md/${label})`);
+      await host.md.stop(a, label, deadline);
+    }
+  }
+  await journal.update({ claimsArray: false });
+}
+
+async function releaseTarget(host: Host, journal: Journal, iqn: string, deadline: Deadline): Promise<void> {
+  const me = journal.record;
+  if (!me.claimsTarget) return;
+  const unlock = await host.locks.take(targetLockName(iqn), deadline);
+  try {
+    const users = (await host.store.attachments()).filter((r) => r.id !== me.id && r.iqn === iqn && r.claimsTarget);
+    if (users.length > 0) {
+      host.log.step(`${iqn} is still used by ${users.map((r) => r.id).join(", ")}: staying logged in`);
+    } else {
+      const t = await host.store.getTarget(iqn);
+      if (t?.loggedInByUs) {
+        host.log.step(`logging out of ${iqn}`);
+        await host.iscsi.logout(iqn, deadline);
+      } else {
+        host.log.step(`${iqn}: the session was not started by block-iscsimple, leaving it`);
+      }
+      await host.store.deleteTarget(iqn);
+    }
+    await journal.update({ claimsTarget: false });
+  } finally {
+    await unlock();
+  }
+}
+
+/** Kills the children a SIGKILLed add left running (a hung iscsiadm would otherwise log in later). */
+export async function killOrphans(host: Host, r: AttachmentRecord): Promise<void> {
+  if (r.pid === process.pid || (await alive(r.pid))) return;
+  for (const [pid, argv0] of r.children) {
+    try {
+      const cmd = (await readFile(`${host.paths.proc}/${pid}/cmdline`, "utf8")).split("\0")[0] ?? "";
+      if (cmd.split("/").pop() !== argv0.split("/").pop() && !cmd.endsWith(argv0)) continue;
+      process.kill(pid, "SIGKILL");
+      host.log.step(`killed ${argv0} (pid ${pid}) left running by the interrupted add`);
+    } catch {
+      /* gone already */
+    }
+  }
+}
+
+async function alive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function devRef(path: string, name: string, dev: { major: number; minor: number }): DevRef {
+  return { path, name, major: dev.major, minor: dev.minor };
+}
+
+export { sameDev };

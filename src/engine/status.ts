@@ -1,0 +1,60 @@
+import { summariseArray, type ArrayState } from "../core/md-state";
+import { describeOwner, type AttachmentRecord } from "../core/records";
+import { shown } from "../host/paths";
+import type { Host } from "./host";
+import { findOurArray } from "./release";
+
+export interface AttachmentStatus {
+  readonly id: string;
+  readonly spec: string;
+  readonly owner: string;
+  readonly domain: number | null;
+  readonly mode: "w" | "r";
+  readonly complete: boolean;
+  readonly device: string | null;
+  readonly devicePath: string | null;
+  readonly sessions: readonly number[];
+  readonly iscsiDevice: string | null;
+  readonly localDevice: string | null;
+  readonly array: ArrayState | null;
+}
+
+export async function collectStatus(host: Host): Promise<AttachmentStatus[]> {
+  const out: AttachmentStatus[] = [];
+  for (const r of await host.store.attachments()) out.push(await statusOf(host, r));
+  return out;
+}
+
+async function statusOf(host: Host, r: AttachmentRecord): Promise<AttachmentStatus> {
+  const a = r.label !== null ? await findOurArray(host, r) : null;
+  return {
+    id: r.id,
+    spec: r.spec,
+    owner: describeOwner(r.owner),
+    domain: r.owner.kind === "xen" ? r.owner.domid : null,
+    mode: r.writable ? "w" : "r",
+    complete: r.device !== null,
+    device: r.device,
+    devicePath: r.devicePath === null ? null : shown(host.paths, r.devicePath),
+    sessions: r.iqn !== null ? await host.iscsi.sessions(r.iqn) : [],
+    iscsiDevice: r.iscsi ? shown(host.paths, r.iscsi.path) : null,
+    localDevice: r.local ? shown(host.paths, r.local.path) : null,
+    array: a ? await host.md.state(a, { iscsi: r.iscsi, local: r.local }) : null,
+  };
+}
+
+export function formatStatus(list: readonly AttachmentStatus[]): string {
+  if (list.length === 0) return "no attachments\n";
+  const lines: string[] = [];
+  for (const s of list) {
+    lines.push(`${s.spec}  [${s.mode}] ${s.owner}${s.complete ? "" : "  (add not finished: run remove)"}`);
+    if (s.devicePath) lines.push(`  device   ${s.devicePath} (${s.device})`);
+    if (!s.spec.includes("@MISSING")) lines.push(`  iSCSI    ${s.iscsiDevice ?? "-"}, session ${s.sessions.length ? s.sessions.join(", ") : "none"}`);
+    if (s.array) {
+      lines.push(`  md       ${summariseArray(s.array)}`);
+      for (const leg of s.array.legs) lines.push(`    ${leg.role.padEnd(6)} ${leg.device} ${leg.flags.join(",")}`);
+    }
+    if (s.localDevice) lines.push(`  local    ${s.localDevice}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,161 @@
+import type { Step } from "../core/plan";
+import type { DevRef, Owner } from "../core/records";
+import { UserError } from "../core/errors";
+import type { Deadline } from "../host/clock";
+import { shown } from "../host/paths";
+import { describePath, hexDev, sameDev, statBlock } from "../host/sysfs";
+import type { Host } from "./host";
+import type { Journal } from "./journal";
+import { devRef, findOurArray } from "./release";
+
+/** What the steps found so far. */
+export interface Found {
+  iscsi: DevRef | null;
+  local: DevRef | null;
+  md: DevRef | null;
+  /** hex major:minor and path of what the guest gets. */
+  device: string | null;
+  devicePath: string | null;
+}
+
+export interface StepContext {
+  readonly host: Host;
+  readonly journal: Journal;
+  readonly owner: Owner;
+  readonly deadline: Deadline;
+  readonly found: Found;
+}
+
+/** One line per step, for the log, `check` and error messages. */
+export function stepTitle(s: Step): string {
+  switch (s.kind) {
+    case "discover": return `discover ${s.iqn} on ${s.portals.join(", ")}`;
+    case "set-node": return `set ${s.name}=${s.value} for ${s.iqn}`;
+    case "claim-target": return `claim ${s.iqn}`;
+    case "login": return `log in to ${s.iqn}`;
+    case "rescan": return `rescan the sessions of ${s.iqn}`;
+    case "find-lun": return `find lun${s.lun} of ${s.iqn}`;
+    case "check-local": return `check the local leg ${s.device}`;
+    case "md-build": return `build /dev/md/${s.label}`;
+    case "md-speed": return `set the resync speed of /dev/md/${s.label}`;
+    case "md-add": return `add the local leg to /dev/md/${s.label}`;
+    case "join-array": return `reuse /dev/md/${s.label} of ${s.from} (same VM)`;
+    case "use-iscsi": return `use lun${s.lun} of ${s.iqn} directly`;
+    case "publish": return "publish the device";
+  }
+}
+
+export async function runStep(c: StepContext, s: Step): Promise<void> {
+  const { host, journal, deadline, found } = c;
+  switch (s.kind) {
+    case "discover": {
+      const errors: string[] = [];
+      for (const p of s.portals) {
+        try {
+          await host.iscsi.discover(p, deadline);
+        } catch (err) {
+          errors.push(err instanceof Error ? err.message : String(err));
+        }
+      }
+      if ((await host.iscsi.nodePortals(s.iqn, deadline)).length === 0) {
+        throw new Error(`no portal lists ${s.iqn} (sendtargets on ${s.portals.join(", ")}${errors.length ? `: ${errors.join("; ")}` : ""})`);
+      }
+      return;
+    }
+    case "set-node":
+      return host.iscsi.setNode(s.iqn, s.name, s.value, deadline);
+    case "claim-target": {
+      const t = await host.store.getTarget(s.iqn);
+      await host.store.putTarget({ iqn: s.iqn, loggedInByUs: s.login || (t?.loggedInByUs ?? false) });
+      await journal.update({ claimsTarget: true });
+      return;
+    }
+    case "login":
+      return host.iscsi.login(s.iqn, deadline);
+    case "rescan":
+      return host.iscsi.rescan(s.iqn, deadline);
+    case "find-lun": {
+      const t0 = performance.now();
+      const lun = await host.iscsi.waitLun(s.iqn, s.lun, deadline);
+      host.run.timings.add("wait-device", performance.now() - t0);
+      if (!lun) {
+        const sessions = await host.iscsi.sessions(s.iqn);
+        throw new Error(
+          sessions.length === 0
+            ? `no session to ${s.iqn} after login`
+            : `lun${s.lun} did not appear on session ${sessions.join(", ")} of ${s.iqn} (does the target have that LUN?)`,
+        );
+      }
+      found.iscsi = devRef(lun.path, lun.name, lun.dev);
+      host.log.step(`lun${s.lun} of ${s.iqn} is ${shown(host.paths, lun.path)} (${hexDev(lun.dev)})`);
+      await journal.update({ iscsi: found.iscsi });
+      return;
+    }
+    case "check-local": {
+      const dev = await statBlock(s.device);
+      if (!dev) throw new UserError(`local leg ${shown(host.paths, s.device)} is ${await describePath(s.device)}, not a block device`);
+      const name = s.device.split("/").pop() as string;
+      found.local = devRef(s.device, name, dev);
+      await journal.update({ local: found.local });
+      return;
+    }
+    case "md-build": {
+      await journal.update({ claimsArray: true });
+      await host.md.atLabel(s.label); // drops a dangling /dev/md/LABEL left without udev
+      await host.md.build(s.label, s.iscsi ? (found.iscsi?.path ?? null) : null, s.local ? (found.local?.path ?? null) : null, deadline);
+      const a = await findOurArray(host, journal.record);
+      if (!a) throw new Error(`mdadm reported success but no md array has the ${s.iscsi ? "iSCSI" : "local"} leg as a member`);
+      found.md = devRef(a.path, a.name, a.dev);
+      host.log.step(`/dev/md/${s.label} is ${a.name} (${hexDev(a.dev)})`);
+      await journal.update({ md: found.md });
+      return;
+    }
+    case "md-speed": {
+      const a = await findOurArray(host, journal.record);
+      if (a) await host.md.setSpeed(a, s.min, s.max);
+      return;
+    }
+    case "md-add":
+      return host.md.add(s.label, (found.local as DevRef).path, deadline);
+    case "join-array": {
+      const other = await host.store.getAttachment(s.from);
+      const a = other ? await findOurArray(host, other) : null;
+      if (!other || !a) throw new Error(`the array of ${s.from} is gone`);
+      found.iscsi = other.iscsi;
+      found.local = other.local;
+      found.md = devRef(a.path, a.name, a.dev);
+      await journal.update({ claimsArray: true, iscsi: other.iscsi, local: other.local, md: found.md });
+      return;
+    }
+    case "use-iscsi":
+      found.md = null;
+      return;
+    case "publish":
+      return publish(c);
+  }
+}
+
+/** stat()s the real device (never assumed), then tells xenstore (hotplug) or the caller (manual). */
+async function publish(c: StepContext): Promise<void> {
+  const { host, journal, found, owner, deadline } = c;
+  const target = found.md ?? found.iscsi;
+  if (!target) throw new Error("internal: nothing to publish");
+  const st = await statBlock(target.path);
+  if (!sameDev(st, target)) throw new Error(`${shown(host.paths, target.path)} is not the device ${target.major}:${target.minor} any more`);
+  let devicePath = target.path;
+  const label = journal.record.label;
+  if (found.md && label !== null && sameDev(await statBlock(host.md.labelPath(label)), target)) devicePath = host.md.labelPath(label);
+  found.device = hexDev(target);
+  found.devicePath = devicePath;
+  await journal.update({ device: found.device, devicePath });
+  if (owner.kind === "xen") {
+    await host.xs.write(
+      [
+        [`${owner.backend}/physical-device`, found.device],
+        [`${owner.backend}/physical-device-path`, devicePath],
+        [`${owner.backend}/hotplug-status`, "connected"],
+      ],
+      deadline,
+    );
+  }
+}

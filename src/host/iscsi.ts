@@ -1,0 +1,109 @@
+import { iscsiadm, ISCSI_ERR, parseNodeList } from "../core/commands";
+import type { Deadline } from "./clock";
+import { pollUntil } from "./clock";
+import type { HostPaths } from "./paths";
+import { CommandError, type Runner } from "./run";
+import { join, listDir, parseDevFile, readText, statBlock, type BlockDev } from "./sysfs";
+
+export interface LunDevice {
+  readonly name: string;
+  readonly path: string;
+  readonly dev: BlockDev;
+  readonly session: number;
+}
+
+/** Exit codes that mean "try again" (node DB busy, temporary error). */
+const RETRYABLE = [6, 29];
+
+/** iscsiadm and the iSCSI part of sysfs. */
+export class Iscsi {
+  constructor(
+    private readonly run: Runner,
+    private readonly paths: HostPaths,
+  ) {}
+
+  private async iscsiadm(argv: ReturnType<typeof iscsiadm.login>, deadline: Deadline, ok: number[] = [0]) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.run.run(argv, deadline, ok);
+      } catch (err) {
+        if (err instanceof CommandError && err.code !== null) {
+          if (RETRYABLE.includes(err.code) && attempt < 3 && deadline.remainingMs() > 1000) continue;
+          const word = ISCSI_ERR[err.code];
+          if (word) err.message = `${err.message} [${word}]`;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Session ids of IQN, from /sys/class/iscsi_session/session*\/targetname. */
+  async sessions(iqn: string): Promise<number[]> {
+    const dir = join(this.paths.sys, "class/iscsi_session");
+    const out: number[] = [];
+    for (const name of await listDir(dir)) {
+      const m = /^session(\d+)$/.exec(name);
+      if (!m) continue;
+      if ((await readText(join(dir, name, "targetname"))) === iqn) out.push(Number(m[1]));
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  /** Portals of the node records of IQN (iscsiadm exit 21: none). */
+  async nodePortals(iqn: string, deadline: Deadline): Promise<string[]> {
+    const r = await this.iscsiadm(iscsiadm.nodes(), deadline, [0, 21]);
+    return r.code === 21 ? [] : parseNodeList(r.stdout).filter((n) => n.iqn === iqn).map((n) => n.portal);
+  }
+
+  async discover(portal: string, deadline: Deadline): Promise<void> {
+    await this.iscsiadm(iscsiadm.discover(portal), deadline);
+  }
+
+  async setNode(iqn: string, name: string, value: string, deadline: Deadline): Promise<void> {
+    await this.iscsiadm(iscsiadm.setNode(iqn, name, value), deadline);
+  }
+
+  /** Logs in on every portal of the target's node records; "session exists" (15) is fine. */
+  async login(iqn: string, deadline: Deadline): Promise<void> {
+    await this.iscsiadm(iscsiadm.login(iqn), deadline, [0, 15]);
+  }
+
+  /** Logs out of every session of the target; "no session" (21) is fine. */
+  async logout(iqn: string, deadline: Deadline): Promise<void> {
+    await this.iscsiadm(iscsiadm.logout(iqn), deadline, [0, 21]);
+  }
+
+  async rescan(iqn: string, deadline: Deadline): Promise<void> {
+    for (const sid of await this.sessions(iqn)) await this.iscsiadm(iscsiadm.rescan(sid), deadline, [0, 21]);
+  }
+
+  /**
+   * The block device of LUN on IQN, from sysfs:
+   * /sys/class/iscsi_session/sessionS/device/targetH:C:T/H:C:T:LUN/block/sdX. The lowest session wins.
+   */
+  async findLun(iqn: string, lun: number): Promise<LunDevice | null> {
+    for (const sid of await this.sessions(iqn)) {
+      const sdev = join(this.paths.sys, "class/iscsi_session", `session${sid}`, "device");
+      for (const target of await listDir(sdev)) {
+        if (!target.startsWith("target")) continue;
+        for (const hctl of await listDir(join(sdev, target))) {
+          if (!new RegExp(`^\\d+:\\d+:\\d+:${lun}$`).test(hctl)) continue;
+          for (const name of await listDir(join(sdev, target, hctl, "block"))) {
+            const dev = parseDevFile(await readText(join(sdev, target, hctl, "block", name, "dev")));
+            const node = join(this.paths.dev, name);
+            const st = await statBlock(node);
+            if (dev !== null && st !== null && st.major === dev.major && st.minor === dev.minor) {
+              return { name, path: node, dev, session: sid };
+            }
+          }
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Waits for the LUN's device (sysfs, then its /dev node), until the deadline. */
+  async waitLun(iqn: string, lun: number, deadline: Deadline): Promise<LunDevice | null> {
+    return pollUntil(() => this.findLun(iqn, lun), deadline);
+  }
+}

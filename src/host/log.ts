@@ -1,0 +1,94 @@
+import { appendFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { oneLine } from "../core/errors";
+
+export interface LogOptions {
+  readonly verbose: boolean;
+  readonly syslog: boolean;
+  readonly file: string | null;
+  /** Prefix of every line: the operation and the device, e.g. "add backend/vbd/3/51714". */
+  readonly context: string;
+}
+
+/**
+ * One line per step to syslog (tag block-iscsimple, through one `logger` child fed line by line,
+ * so lines reach syslog even if we are SIGKILLed) and to the log file; stderr stays short.
+ */
+export class Log {
+  private syslogChild: ChildProcess | null = null;
+  private opts: LogOptions;
+  constructor(opts: LogOptions) {
+    this.opts = opts;
+  }
+
+  configure(opts: Partial<LogOptions>): void {
+    this.opts = { ...this.opts, ...opts };
+  }
+
+  /** A step of the operation: file and syslog; stderr with --verbose. */
+  step(message: string): void {
+    this.write("info", message);
+    if (this.opts.verbose) process.stderr.write(`block-iscsimple: ${message}\n`);
+  }
+
+  /** A command that ran: file and syslog; stderr with --verbose. */
+  command(message: string): void {
+    this.step(message);
+  }
+
+  warn(message: string): void {
+    this.write("warning", message);
+    process.stderr.write(`block-iscsimple: warning: ${message}\n`);
+  }
+
+  error(message: string): void {
+    this.write("err", message);
+    process.stderr.write(`block-iscsimple: ${message}\n`);
+  }
+
+  private write(level: string, message: string): void {
+    const line = oneLine(`${this.opts.context}: ${message}`, 2000);
+    if (this.opts.file !== null) {
+      try {
+        appendFileSync(this.opts.file, `${new Date().toISOString()} block-iscsimple[${process.pid}] ${level}: ${line}\n`);
+      } catch {
+        /* no log directory (no Xen installed): the file log is best effort */
+      }
+    }
+    if (this.opts.syslog) this.toSyslog(level, line);
+  }
+
+  private toSyslog(level: string, line: string): void {
+    try {
+      if (this.syslogChild === null) {
+        const child = spawn("logger", ["-t", "block-iscsimple", "--id=" + String(process.pid), "-p", "daemon.info"], {
+          stdio: ["pipe", "ignore", "ignore"],
+        });
+        child.on("error", () => {
+          this.opts = { ...this.opts, syslog: false };
+        });
+        child.stdin?.on("error", () => undefined);
+        child.unref();
+        this.syslogChild = child;
+      }
+      this.syslogChild.stdin?.write(`${level === "info" ? "" : `${level}: `}${line}\n`);
+    } catch {
+      this.opts = { ...this.opts, syslog: false };
+    }
+  }
+
+  /** Lets the logger child finish writing, so no line is lost at exit. */
+  async close(): Promise<void> {
+    const child = this.syslogChild;
+    this.syslogChild = null;
+    if (child === null || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      child.on("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.stdin?.end();
+    });
+  }
+}

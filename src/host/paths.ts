@@ -1,0 +1,42 @@
+import path from "node:path";
+
+/**
+ * Every host path the program touches, from one place. BLOCK_ISCSIMPLE_ROOT moves them all under
+ * a directory: the simulated host of the tests uses it. It is never set on a production host.
+ */
+export interface HostPaths {
+  readonly root: string;
+  readonly sys: string;
+  readonly dev: string;
+  readonly proc: string;
+  /** State and locks (0700). */
+  readonly run: string;
+  /** Persistent state (reserved for later features). */
+  readonly lib: string;
+  readonly configFile: string;
+  readonly tabFile: string;
+}
+
+export const DEFAULT_CONFIG_FILE = "/etc/xen/scripts/block-iscsimple.conf";
+export const DEFAULT_TAB_FILE = "/etc/xen/scripts/block-iscsimple-tab.conf";
+
+export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
+  const root = env.BLOCK_ISCSIMPLE_ROOT ?? "";
+  if (root !== "" && !path.isAbsolute(root)) throw new Error("BLOCK_ISCSIMPLE_ROOT must be an absolute path");
+  const at = (p: string): string => (root === "" ? p : path.join(root, p));
+  return {
+    root,
+    sys: at("/sys"),
+    dev: at("/dev"),
+    proc: "/proc",
+    run: at("/run/block-iscsimple"),
+    lib: at("/var/lib/block-iscsimple"),
+    configFile: at(DEFAULT_CONFIG_FILE),
+    tabFile: at(DEFAULT_TAB_FILE),
+  };
+}
+
+/** The same path as the administrator knows it (without the test root), for messages. */
+export function shown(paths: HostPaths, p: string): string {
+  return paths.root !== "" && p.startsWith(`${paths.root}/`) ? p.slice(paths.root.length) : p;
+}

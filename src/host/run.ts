@@ -1,0 +1,86 @@
+import { execa } from "execa";
+import type { Argv } from "../core/commands";
+import { oneLine } from "../core/errors";
+import type { Deadline } from "./clock";
+import type { Log } from "./log";
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export class CommandError extends Error {
+  constructor(
+    message: string,
+    readonly argv: Argv,
+    readonly code: number | null,
+  ) {
+    super(message);
+    this.name = "CommandError";
+  }
+}
+
+/** Where time went, per program (iscsiadm, mdadm, ...) and for waits: for the lab's numbers. */
+export class Timings {
+  readonly ms = new Map<string, number>();
+  add(what: string, ms: number): void {
+    this.ms.set(what, (this.ms.get(what) ?? 0) + ms);
+  }
+  summary(): string {
+    return [...this.ms].map(([k, v]) => `${k} ${Math.round(v)} ms`).join(", ");
+  }
+}
+
+export interface ChildWatcher {
+  started(pid: number, argv0: string): void;
+  ended(pid: number): void;
+}
+
+/**
+ * Runs host commands: never through a shell, LC_ALL=C, stdin closed, and killed when the
+ * operation's deadline (or the step's own limit) runs out.
+ */
+export class Runner {
+  readonly timings = new Timings();
+  watcher: ChildWatcher | null = null;
+  constructor(private readonly log: Log) {}
+
+  async run(argv: Argv, deadline: Deadline, okCodes: readonly number[] = [0]): Promise<RunResult> {
+    const [file, ...args] = argv;
+    const shownCmd = argv.join(" ");
+    const timeout = Math.max(1, Math.floor(deadline.remainingMs()));
+    if (deadline.expired()) throw new CommandError(`${shownCmd}: not started, the deadline has passed`, argv, null);
+    const t0 = performance.now();
+    const child = execa(file, args, {
+      reject: false,
+      timeout,
+      killSignal: "SIGKILL",
+      env: { LC_ALL: "C" },
+      stdin: "ignore",
+      maxBuffer: 4 * 1024 * 1024,
+    });
+    if (child.pid !== undefined) this.watcher?.started(child.pid, file);
+    const r = await child;
+    if (child.pid !== undefined) this.watcher?.ended(child.pid);
+    const ms = performance.now() - t0;
+    this.timings.add(file, ms);
+    const stdout = typeof r.stdout === "string" ? r.stdout : "";
+    const stderr = typeof r.stderr === "string" ? r.stderr : "";
+    if (r.timedOut) {
+      this.log.command(`ran ${shownCmd}: killed after ${Math.round(ms)} ms (deadline)`);
+      throw new CommandError(`${shownCmd}: did not finish within ${(timeout / 1000).toFixed(1)} s and was killed`, argv, null);
+    }
+    const code = typeof r.exitCode === "number" ? r.exitCode : -1;
+    this.log.command(`ran ${shownCmd}: exit ${code} in ${Math.round(ms)} ms`);
+    if (r.failed && r.exitCode === undefined) {
+      const cause = r.code === "ENOENT" ? "command not found" : oneLine(r.shortMessage ?? "could not run");
+      throw new CommandError(`${file}: ${cause}`, argv, null);
+    }
+    if (!okCodes.includes(code)) {
+      const detail = oneLine(stderr || stdout, 300);
+      throw new CommandError(`${shownCmd} failed (exit ${code})${detail ? `: ${detail}` : ""}`, argv, code);
+    }
+    return { code, stdout, stderr };
+  }
+}

@@ -1,0 +1,92 @@
+import { chmod, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import type { AttachmentRecord, TargetRecord } from "../core/records";
+import type { HostPaths } from "./paths";
+import { join } from "./sysfs";
+
+const ID_RE = /^[A-Za-z0-9_.:-]+$/;
+
+function checkName(name: string): string {
+  if (!ID_RE.test(name) || name.startsWith(".")) throw new Error(`internal: unsafe state file name '${name}'`);
+  return name;
+}
+
+/**
+ * Attachment and target records under /run/block-iscsimple (0700, root only), written atomically
+ * (write, then rename) so a SIGKILL never leaves half a record.
+ */
+export class StateStore {
+  constructor(private readonly paths: HostPaths) {}
+
+  private dir(kind: "attach" | "target" | "locks"): string {
+    return join(this.paths.run, kind);
+  }
+
+  async ensure(): Promise<void> {
+    await mkdir(this.paths.run, { recursive: true, mode: 0o700 });
+    const st = await lstat(this.paths.run);
+    if (!st.isDirectory()) throw new Error(`${this.paths.run} is not a directory`);
+    if ((st.mode & 0o077) !== 0) await chmod(this.paths.run, 0o700);
+    if (typeof process.getuid === "function" && st.uid !== process.getuid()) {
+      throw new Error(`${this.paths.run} belongs to uid ${st.uid}, not to us; refusing to use it`);
+    }
+    for (const d of ["attach", "target", "locks"] as const) await mkdir(this.dir(d), { recursive: true, mode: 0o700 });
+  }
+
+  locksDir(): string {
+    return this.dir("locks");
+  }
+
+  private async writeJson(file: string, value: unknown): Promise<void> {
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(value, null, 1)}\n`, { mode: 0o600 });
+    await rename(tmp, file);
+  }
+
+  private async readJson<T>(file: string): Promise<T | null> {
+    try {
+      return JSON.parse(await readFile(file, "utf8")) as T;
+    } catch {
+      return null;
+    }
+  }
+
+  async putAttachment(r: AttachmentRecord): Promise<void> {
+    await this.writeJson(join(this.dir("attach"), `${checkName(r.id)}.json`), r);
+  }
+
+  async getAttachment(id: string): Promise<AttachmentRecord | null> {
+    return this.readJson<AttachmentRecord>(join(this.dir("attach"), `${checkName(id)}.json`));
+  }
+
+  async deleteAttachment(id: string): Promise<void> {
+    await rm(join(this.dir("attach"), `${checkName(id)}.json`), { force: true });
+  }
+
+  async attachments(): Promise<AttachmentRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir("attach"));
+    } catch {
+      return [];
+    }
+    const out: AttachmentRecord[] = [];
+    for (const n of names.sort()) {
+      if (!n.endsWith(".json")) continue;
+      const r = await this.readJson<AttachmentRecord>(join(this.dir("attach"), n));
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  async getTarget(iqn: string): Promise<TargetRecord | null> {
+    return this.readJson<TargetRecord>(join(this.dir("target"), `${checkName(iqn)}.json`));
+  }
+
+  async putTarget(t: TargetRecord): Promise<void> {
+    await this.writeJson(join(this.dir("target"), `${checkName(t.iqn)}.json`), t);
+  }
+
+  async deleteTarget(iqn: string): Promise<void> {
+    await rm(join(this.dir("target"), `${checkName(iqn)}.json`), { force: true });
+  }
+}

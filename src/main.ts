@@ -1,0 +1,37 @@
+import { CommanderError } from "commander";
+import { errorMessage, EXIT, oneLine, UserError } from "./core/errors";
+import { hotplug } from "./cli/hotplug";
+import { buildProgram, usageExit } from "./cli/program";
+
+/** Entry point. libxl runs us as `block-iscsimple add|remove` with XENBUS_PATH set: hotplug mode. */
+async function main(argv: readonly string[]): Promise<number> {
+  const args = argv.slice(2);
+  const xenbusPath = process.env.XENBUS_PATH;
+  if (xenbusPath !== undefined && args.length === 1 && (args[0] === "add" || args[0] === "remove")) {
+    return hotplug(args[0], xenbusPath);
+  }
+  let result: number = EXIT.ok;
+  const program = buildProgram((code) => {
+    result = code;
+  });
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return result;
+  } catch (err) {
+    if (err instanceof CommanderError) return usageExit(err);
+    const code = (err as { exitCode?: unknown }).exitCode;
+    process.stderr.write(`block-iscsimple: ${oneLine(errorMessage(err))}\n`);
+    if (typeof code === "number") return code;
+    return err instanceof UserError ? err.exitCode : EXIT.failed;
+  }
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`block-iscsimple: internal error: ${oneLine(errorMessage(err))}\n`);
+    process.exitCode = EXIT.failed;
+  },
+);
