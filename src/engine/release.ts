@@ -46,9 +46,11 @@ async function releaseArray(host: Host, journal: Journal, label: string, deadlin
 
 async function releaseTarget(host: Host, journal: Journal, iqn: string, deadline: Deadline): Promise<void> {
   const me = journal.record;
-  if (!me.claimsTarget) return;
+  // the lock is taken even without a claim: an add SIGKILLed while holding it leaves a stale lock,
+  // which taking and releasing it here clears
   const unlock = await host.locks.take(targetLockName(iqn), deadline);
   try {
+    if (!me.claimsTarget) return;
     const users = (await host.store.attachments()).filter((r) => r.id !== me.id && r.iqn === iqn && r.claimsTarget);
     if (users.length > 0) {
       host.log.step(`${iqn} is still used by ${users.map((r) => r.id).join(", ")}: staying logged in`);

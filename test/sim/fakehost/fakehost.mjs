@@ -1,0 +1,292 @@
+// The simulated host: one script plays iscsiadm, mdadm, udevadm, logger and the xenstore-* tools.
+// State lives under $BLOCK_ISCSIMPLE_ROOT: fake/world.json (filer, node DB, sessions, arrays,
+// xenstore), plus the sysfs and /dev trees the program reads (real block device nodes, by mknod).
+// Faults: fake/faults.json maps "tool verb" to {exit, stderr, hang, delayMs}; every call is
+// appended to fake/calls.log ("tool verb args", then "hang" when it hangs).
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+
+const ROOT = process.env.BLOCK_ISCSIMPLE_ROOT;
+if (!ROOT) { process.stderr.write("fakehost: BLOCK_ISCSIMPLE_ROOT not set\n"); process.exit(99); }
+const FAKE = path.join(ROOT, "fake");
+const WORLD = path.join(FAKE, "world.json");
+const LOCK = path.join(FAKE, "lock");
+const [tool, ...args] = process.argv.slice(2);
+
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const readJson = (f, d) => { try { return JSON.parse(fs.readFileSync(f, "utf8")); } catch { return d; } };
+const log = (line) => fs.appendFileSync(path.join(FAKE, "calls.log"), `${line}\n`);
+const out = (s) => process.stdout.write(s);
+const err = (s) => process.stderr.write(s);
+
+function lock() {
+  for (let i = 0; ; i++) {
+    try { fs.mkdirSync(LOCK); return; } catch { if (i > 5000) throw new Error("fakehost: world lock stuck"); sleep(2); }
+  }
+}
+const unlock = () => fs.rmSync(LOCK, { recursive: true, force: true });
+const load = () => readJson(WORLD, {});
+const save = (w) => { fs.writeFileSync(`${WORLD}.tmp`, JSON.stringify(w, null, 1)); fs.renameSync(`${WORLD}.tmp`, WORLD); };
+
+let after = null;
+/** Applies a configured fault for "tool verb": delay, hang (forever, before or after acting) or an exit. */
+function fault(verb) {
+  const key = verb ? `${tool} ${verb}` : tool;
+  log(`${key} ${args.join(" ")}`);
+  const f = readJson(path.join(FAKE, "faults.json"), {})[key];
+  if (!f) return;
+  if (f.hangAfter) { after = key; return; }
+  if (f.delayMs) sleep(f.delayMs);
+  if (f.hang) { log(`${key} hang`); for (;;) sleep(60_000); }
+  if (f.exit !== undefined) {
+    if (f.once) { const all = readJson(path.join(FAKE, "faults.json"), {}); delete all[key]; fs.writeFileSync(path.join(FAKE, "faults.json"), JSON.stringify(all)); }
+    err(`${f.stderr ?? `${tool}: simulated failure`}\n`);
+    process.exit(f.exit);
+  }
+}
+
+/** Ends the call; with a hangAfter fault, hangs once the action is done. */
+function finish(code) {
+  if (after) { log(`${after} hang`); for (;;) sleep(60_000); }
+  process.exit(code);
+}
+
+const R = (p) => path.join(ROOT, p);
+const mkdirp = (p) => fs.mkdirSync(p, { recursive: true });
+const write = (p, v) => { mkdirp(path.dirname(p)); fs.writeFileSync(p, `${v}\n`); };
+function mknod(p, major, minor) {
+  mkdirp(path.dirname(p));
+  fs.rmSync(p, { force: true });
+  execFileSync("mknod", [p, "b", String(major), String(minor)]);
+}
+const unR = (p) => (p.startsWith(`${ROOT}/`) ? p.slice(ROOT.length) : p);
+const normPortal = (p) => (/:\d+$/.test(p) ? p : `${p}:3260`);
+
+// ---------------------------------------------------------------- iSCSI
+function lunDevices(w, sid) {
+  const s = w.sessions[sid];
+  const t = w.filer[s.iqn];
+  for (const lun of t.luns) {
+    if (Object.values(w.disks).some((d) => d.sid === Number(sid) && d.lun === lun)) continue;
+    const n = w.nextDisk++;
+    const name = `sd${String.fromCharCode(98 + (n % 24))}${n >= 24 ? n : ""}`;
+    const minor = 16 * (n + 1);
+    w.disks[name] = { sid: Number(sid), lun, iqn: s.iqn, major: 8, minor, portal: s.portal };
+    const hctl = `${s.host}:0:0:${lun}`;
+    write(R(`sys/class/iscsi_session/session${sid}/device/target${s.host}:0:0/${hctl}/block/${name}/dev`), `8:${minor}`);
+    write(R(`sys/block/${name}/dev`), `8:${minor}`);
+    mknod(R(`dev/${name}`), 8, minor);
+    if (w.udev) {
+      const link = R(`dev/disk/by-path/ip-${s.portal}-iscsi-${s.iqn}-lun-${lun}`);
+      mkdirp(path.dirname(link));
+      fs.rmSync(link, { force: true });
+      fs.symlinkSync(`../../${name}`, link);
+    }
+  }
+}
+
+function dropSession(w, sid) {
+  for (const [name, d] of Object.entries(w.disks)) {
+    if (d.sid !== Number(sid)) continue;
+    fs.rmSync(R(`dev/${name}`), { force: true });
+    fs.rmSync(R(`sys/block/${name}`), { recursive: true, force: true });
+    fs.rmSync(R(`dev/disk/by-path/ip-${d.portal}-iscsi-${d.iqn}-lun-${d.lun}`), { force: true });
+    delete w.disks[name];
+  }
+  fs.rmSync(R(`sys/class/iscsi_session/session${sid}`), { recursive: true, force: true });
+  delete w.sessions[sid];
+}
+
+function iscsiadm() {
+  const opt = (flag) => { const i = args.indexOf(flag); return i >= 0 ? args[i + 1] : undefined; };
+  const mode = opt("-m");
+  const iqn = opt("-T");
+  let verb = mode;
+  if (mode === "node" && args.includes("--login")) verb = "login";
+  else if (mode === "node" && args.includes("--logout")) verb = "logout";
+  else if (mode === "node" && opt("-o") === "update") verb = "update";
+  else if (mode === "session" && args.includes("--rescan")) verb = "rescan";
+  fault(verb);
+  lock();
+  let code = 0;
+  try {
+    const w = load();
+    if (verb === "discovery") {
+      const portal = normPortal(opt("-p"));
+      const found = Object.entries(w.filer).filter(([, t]) => t.portals.includes(portal));
+      if (!w.portalsUp.includes(portal)) { err(`iscsiadm: cannot make connection to ${portal}: Connection refused\n`); code = 4; }
+      else for (const [name, t] of found) {
+        w.nodes[name] = { portals: t.portals, settings: w.nodes[name]?.settings ?? {} };
+        for (const p of t.portals) out(`${p},1 ${name}\n`);
+      }
+    } else if (verb === "node") {
+      const lines = Object.entries(w.nodes).flatMap(([name, n]) => n.portals.map((p) => `${p},1 ${name}\n`));
+      if (lines.length === 0) { err("iscsiadm: No records found\n"); code = 21; } else out(lines.join(""));
+    } else if (verb === "update") {
+      if (!w.nodes[iqn]) { err("iscsiadm: No records found\n"); code = 21; }
+      else w.nodes[iqn].settings[opt("-n")] = opt("-v");
+    } else if (verb === "login") {
+      const node = w.nodes[iqn];
+      if (!node) { err("iscsiadm: No records found\n"); code = 21; }
+      else if (Object.values(w.sessions).some((s) => s.iqn === iqn)) { err("iscsiadm: default: 1 session requested, but 1 already present.\n"); code = 15; }
+      else {
+        const up = node.portals.filter((p) => w.portalsUp.includes(p));
+        if (up.length === 0) { err(`iscsiadm: Could not login to [iface: default, target: ${iqn}, portal: ${node.portals[0]}].\n`); code = 8; }
+        for (const p of up) {
+          const sid = w.nextSid++;
+          w.sessions[sid] = { iqn, portal: p, host: w.nextHost++ };
+          write(R(`sys/class/iscsi_session/session${sid}/targetname`), iqn);
+          out(`Login to [iface: default, target: ${iqn}, portal: ${p}] successful.\n`);
+          if (w.deviceDelayMs > 0) {
+            spawn(process.execPath, [process.argv[1], "_appear", String(sid), String(w.deviceDelayMs)], { detached: true, stdio: "ignore", env: process.env }).unref();
+          } else lunDevices(w, sid);
+        }
+      }
+    } else if (verb === "logout") {
+      const sids = Object.entries(w.sessions).filter(([, s]) => s.iqn === iqn).map(([sid]) => sid);
+      if (sids.length === 0) { err("iscsiadm: No matching sessions found\n"); code = 21; }
+      for (const sid of sids) dropSession(w, sid);
+    } else if (verb === "rescan") {
+      const sid = opt("-r");
+      if (!w.sessions[sid]) { err("iscsiadm: No session found.\n"); code = 21; } else lunDevices(w, sid);
+    } else { err(`fake iscsiadm: unsupported ${args.join(" ")}\n`); code = 7; }
+    save(w);
+  } finally { unlock(); }
+  finish(code);
+}
+
+// ---------------------------------------------------------------- md
+function devOf(p) {
+  const st = fs.statSync(p);
+  if (!st.isBlockDevice()) return null;
+  return { major: Math.floor(st.rdev / 256) & 0xfff, minor: st.rdev & 0xff | ((Math.floor(st.rdev / 4096) & 0xfff00)) };
+}
+
+function mdadm() {
+  const verb = args[0] === "--build" ? "build" : args[0] === "--stop" ? "stop" : args[1] === "--add" ? "add" : "?";
+  fault(verb);
+  lock();
+  let code = 0;
+  try {
+    const w = load();
+    const mdArg = verb === "add" ? args[0] : args[1];
+    if (verb === "build") {
+      const members = args.slice(2).filter((a) => !a.startsWith("--"));
+      const wm = args.indexOf("--write-mostly");
+      const label = path.basename(mdArg);
+      if (fs.existsSync(mdArg)) { err(`mdadm: ${unR(mdArg)} already exists\n`); process.exit(1); }
+      const legs = [];
+      for (const [i, m] of members.entries()) {
+        if (m === "missing") continue;
+        let d = null;
+        try { d = devOf(m); } catch { /* missing */ }
+        if (!d) { err(`mdadm: cannot open ${unR(m)}: No such file or directory\n`); process.exit(1); }
+        const name = path.basename(fs.realpathSync(m));
+        if (Object.values(w.md).some((a) => a.members.some((x) => x.major === d.major && x.minor === d.minor))) {
+          err(`mdadm: cannot open ${unR(m)}: Device or resource busy\n`); process.exit(1);
+        }
+        const writeMostly = wm >= 0 && args.indexOf(m) > wm;
+        legs.push({ name, ...d, state: writeMostly ? "in_sync,write_mostly" : "in_sync", slot: i });
+      }
+      let n = 127;
+      while (w.md[`md${n}`]) n--;
+      const md = `md${n}`;
+      w.md[md] = { label, members: legs };
+      write(R(`sys/block/${md}/dev`), `9:${n}`);
+      write(R(`sys/block/${md}/md/array_state`), "clean");
+      write(R(`sys/block/${md}/md/sync_action`), "idle");
+      write(R(`sys/block/${md}/md/sync_completed`), "none");
+      write(R(`sys/block/${md}/md/degraded`), String(2 - legs.length));
+      write(R(`sys/block/${md}/md/sync_speed_min`), "1000 (system)");
+      write(R(`sys/block/${md}/md/sync_speed_max`), "200000 (system)");
+      for (const l of legs) {
+        write(R(`sys/block/${md}/slaves/${l.name}/dev`), `${l.major}:${l.minor}`);
+        write(R(`sys/block/${md}/md/dev-${l.name}/state`), l.state);
+      }
+      mknod(R(`dev/${md}`), 9, n);
+      mkdirp(R("dev/md"));
+      fs.rmSync(mdArg, { force: true });
+      fs.symlinkSync(w.udev ? `../${md}` : R(`dev/${md}`), mdArg);
+      err(`mdadm: array ${unR(mdArg)} built and started.\n`);
+    } else if (verb === "add" || verb === "stop") {
+      let md = null;
+      try { const d = devOf(mdArg); if (d && d.major === 9) md = `md${d.minor}`; } catch { /* */ }
+      if (!md || !w.md[md]) { err(`mdadm: error opening ${unR(mdArg)}: No such file or directory\n`); process.exit(1); }
+      if (verb === "add") {
+        const dev = args[2];
+        let d = null;
+        try { d = devOf(dev); } catch { /* */ }
+        if (!d) { err(`mdadm: stat failed for ${unR(dev)}: No such file or directory\n`); process.exit(1); }
+        if (Object.values(w.md).some((a) => a.members.some((x) => x.major === d.major && x.minor === d.minor))) {
+          err(`mdadm: Cannot open ${unR(dev)}: Device or resource busy\n`); process.exit(1);
+        }
+        const name = path.basename(fs.realpathSync(dev));
+        w.md[md].members.push({ name, ...d, state: "spare" });
+        write(R(`sys/block/${md}/slaves/${name}/dev`), `${d.major}:${d.minor}`);
+        write(R(`sys/block/${md}/md/dev-${name}/state`), "spare");
+        write(R(`sys/block/${md}/md/sync_action`), "recover");
+        write(R(`sys/block/${md}/md/sync_completed`), "2048 / 131072");
+        write(R(`sys/block/${md}/md/degraded`), "1");
+        err(`mdadm: added ${unR(dev)}\n`);
+      } else {
+        const label = w.md[md].label;
+        delete w.md[md];
+        fs.rmSync(R(`sys/block/${md}`), { recursive: true, force: true });
+        fs.rmSync(R(`dev/${md}`), { force: true });
+        if (w.udev) fs.rmSync(R(`dev/md/${label}`), { force: true });
+        err(`mdadm: stopped ${unR(mdArg)}\n`);
+      }
+    } else { err(`fake mdadm: unsupported ${args.join(" ")}\n`); code = 2; }
+    save(w);
+  } finally { unlock(); }
+  finish(code);
+}
+
+// ---------------------------------------------------------------- xenstore
+const abs = (p) => (p.startsWith("/") ? p : `/local/domain/0/${p}`);
+function xenstore() {
+  const verb = tool.replace("xenstore-", "");
+  fault("");
+  lock();
+  let code = 0;
+  try {
+    const w = load();
+    const xs = w.xenstore;
+    if (verb === "read") {
+      const vals = [];
+      for (const k of args) {
+        if (!(abs(k) in xs)) { err(`xenstore-read: couldn't read path ${k}\n`); code = 1; break; }
+        vals.push(xs[abs(k)]);
+      }
+      if (code === 0) out(vals.map((v) => `${v}\n`).join(""));
+    } else if (verb === "write") {
+      for (let i = 0; i + 1 < args.length; i += 2) xs[abs(args[i])] = args[i + 1];
+    } else if (verb === "exists") {
+      const k = abs(args[0]);
+      code = Object.keys(xs).some((x) => x === k || x.startsWith(`${k}/`)) ? 0 : 1;
+    } else if (verb === "rm") {
+      for (const a of args) for (const x of Object.keys(xs)) if (x === abs(a) || x.startsWith(`${abs(a)}/`)) delete xs[x];
+    } else if (verb === "list") {
+      const k = abs(args[0]);
+      const kids = new Set(Object.keys(xs).filter((x) => x.startsWith(`${k}/`)).map((x) => x.slice(k.length + 1).split("/")[0]));
+      out([...kids].map((c) => `${c}\n`).join(""));
+    }
+    save(w);
+  } finally { unlock(); }
+  finish(code);
+}
+
+// ---------------------------------------------------------------- misc
+if (tool === "_appear") {
+  sleep(Number(args[1]));
+  lock();
+  try { const w = load(); if (w.sessions[args[0]]) lunDevices(w, args[0]); save(w); } finally { unlock(); }
+} else if (tool === "iscsiadm") iscsiadm();
+else if (tool === "mdadm") mdadm();
+else if (tool?.startsWith("xenstore-")) xenstore();
+else if (tool === "logger") {
+  const input = fs.readFileSync(0, "utf8");
+  fs.appendFileSync(path.join(FAKE, "syslog.log"), input);
+} else if (tool === "udevadm") { fault(args[0] ?? ""); }
+else { err(`fakehost: unknown tool ${tool}\n`); process.exit(127); }

