@@ -13,4 +13,6 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
     },
   },
+  // plain build and test scripts are not part of the TypeScript project
+  { files: ["**/*.mjs"], ...tseslint.configs.disableTypeChecked },
 );

@@ -64,6 +64,7 @@ export function localLeg(ctx: Context, spec: TargetSpec): string | null | undefi
 }
 
 export function warnMissing(ctx: Context, spec: TargetSpec, local: string | null | undefined): void {
+  if (spec.iqn === null && local === null) return; // an error, reported by the attach itself
   if (spec.iqn === null) {
     ctx.log.warn(`${spec.text}: NO iSCSI LEG (MISSING): this disk lives on the local device only; the VM must not be migrated`);
   }

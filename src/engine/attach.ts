@@ -4,6 +4,8 @@ import type { AttachmentRecord } from "../core/records";
 import { formatSpec } from "../core/spec";
 import { Deadline } from "../host/clock";
 import { diskLockName, targetLockName } from "../host/locks";
+import { shown } from "../host/paths";
+import { describePath, statBlock } from "../host/sysfs";
 import type { Host } from "./host";
 import { Journal } from "./journal";
 import { findOurArray, runUndo } from "./release";
@@ -76,8 +78,16 @@ function initialRecord(req: Request): AttachmentRecord {
   };
 }
 
-export async function attach(host: Host, req: Request, deadline: Deadline): Promise<AttachResult> {
+/** Checks what can be checked before anything changes: bad input must leave the host untouched. */
+async function preflight(host: Host, req: Request): Promise<void> {
   validateRequest(req);
+  if (typeof req.local === "string" && (await statBlock(req.local)) === null) {
+    throw new UserError(`label '${req.spec.label}': local leg ${shown(host.paths, req.local)} is ${await describePath(req.local)}, not a block device`);
+  }
+}
+
+export async function attach(host: Host, req: Request, deadline: Deadline): Promise<AttachResult> {
+  await preflight(host, req);
   await host.store.ensure();
   const unlockDisk = await host.locks.take(diskLockName(req.spec), deadline);
   try {

@@ -72,7 +72,7 @@ async function releaseTarget(host: Host, journal: Journal, iqn: string, deadline
 
 /** Kills the children a SIGKILLed add left running (a hung iscsiadm would otherwise log in later). */
 export async function killOrphans(host: Host, r: AttachmentRecord): Promise<void> {
-  if (r.pid === process.pid || (await alive(r.pid))) return;
+  if (r.pid === process.pid || alive(r.pid)) return;
   for (const [pid, argv0] of r.children) {
     try {
       const cmd = (await readFile(`${host.paths.proc}/${pid}/cmdline`, "utf8")).split("\0")[0] ?? "";
@@ -85,7 +85,7 @@ export async function killOrphans(host: Host, r: AttachmentRecord): Promise<void
   }
 }
 
-async function alive(pid: number): Promise<boolean> {
+function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

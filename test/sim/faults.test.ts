@@ -31,8 +31,8 @@ const STEPS: [string, Fault, string][] = [
   ["iscsiadm login", { exit: 24, stderr: "iscsiadm: Login failed: authentication failure" }, "log in to"],
   ["mdadm build", { exit: 1, stderr: "mdadm: cannot open /dev/sdb: Device or resource busy" }, "build /dev/md/my-vm-disk failed"],
   ["mdadm add", { exit: 1, stderr: "mdadm: add new device failed" }, "add the local leg"],
-  ["iscsiadm login after", { hangAfter: true } as Fault, "did not finish"],
-  ["mdadm build after", { hangAfter: true } as Fault, "did not finish"],
+  ["iscsiadm login after", { hangAfter: true }, "did not finish"],
+  ["mdadm build after", { hangAfter: true }, "did not finish"],
 ];
 
 describe("a fault at every step of add, then remove: error reported, nothing left", () => {
@@ -92,10 +92,10 @@ const KILL_AT: [string, Record<string, Fault>][] = [
   ["iscsiadm discovery", { "iscsiadm discovery": { hang: true } }],
   ["iscsiadm update", { "iscsiadm update": { hang: true } }],
   ["iscsiadm login", { "iscsiadm login": { hang: true } }],
-  ["iscsiadm login", { "iscsiadm login": { hangAfter: true } as Fault }],
+  ["iscsiadm login", { "iscsiadm login": { hangAfter: true } }],
   ["mdadm build", { "mdadm build": { hang: true } }],
-  ["mdadm build", { "mdadm build": { hangAfter: true } as Fault }],
-  ["mdadm add", { "mdadm add": { hangAfter: true } as Fault }],
+  ["mdadm build", { "mdadm build": { hangAfter: true } }],
+  ["mdadm add", { "mdadm add": { hangAfter: true } }],
   ["xenstore-write", { "xenstore-write": { hang: true } }],
 ];
 

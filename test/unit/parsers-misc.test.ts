@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { ISCSI_ERR, parseNodeList } from "../../src/core/commands";
+import { oneLine } from "../../src/core/errors";
+import { parseSyncCompleted, summariseArray } from "../../src/core/md-state";
+import { hexDev, parseDevFile } from "../../src/host/sysfs";
+
+describe("small parsers", () => {
+  it("reads iscsiadm -m node output", () => {
+    expect(parseNodeList("192.0.2.10:3260,1 iqn.a:b\n[2001:db8::1]:3260,2 iqn.c:d\ngarbage\n")).toEqual([
+      { portal: "192.0.2.10:3260", iqn: "iqn.a:b" },
+      { portal: "[2001:db8::1]:3260", iqn: "iqn.c:d" },
+    ]);
+  });
+  it("writes physical-device in hex (md127 is 9:7f, never 9:127)", () => {
+    expect(hexDev({ major: 9, minor: 127 })).toBe("9:7f");
+    expect(hexDev({ major: 259, minor: 16 })).toBe("103:10");
+    expect(parseDevFile("8:16")).toEqual({ major: 8, minor: 16 });
+    expect(parseDevFile("x")).toBeNull();
+  });
+  it("reads resync progress", () => {
+    expect(parseSyncCompleted("65536 / 131072")).toBe(50);
+    expect(parseSyncCompleted("none")).toBeNull();
+    expect(summariseArray({ md: "md127", arrayState: "clean", syncAction: "recover", progress: 12.5, degraded: 1, legs: [] })).toBe("md127 clean, degraded (1 missing) recover 12.5%");
+  });
+  it("knows iscsiadm's exit codes", () => {
+    expect(ISCSI_ERR[24]).toMatch(/authentication/);
+    expect(ISCSI_ERR[15]).toMatch(/already exists/);
+  });
+  it("flattens messages to one safe line", () => {
+    expect(oneLine("a\nb\r\n\tc\u0007d")).toBe("a b c d");
+    expect(oneLine("x".repeat(500), 10)).toHaveLength(10);
+  });
+});
