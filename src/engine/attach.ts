@@ -127,7 +127,8 @@ export async function attach(host: Host, req: Request, deadline: Deadline): Prom
       }
       if (req.spec.label !== null) await run(planMirror(req, await observeMirror(host, req.spec.label)));
       else await run(planMirror(req, { records: [], foreignArray: null }));
-      host.log.step(`attached ${journal.record.spec} as ${found.devicePath} (${found.device}); ${host.run.timings.summary()}`);
+      host.log.step(`attached ${journal.record.spec} as ${found.devicePath} (${found.device})`);
+      host.log.step(host.run.timings.summary());
       await journal.settle();
       return { device: found.device as string, devicePath: found.devicePath as string, record: journal.record, again: false };
     } catch (err) {

@@ -41,6 +41,7 @@ export async function detach(host: Host, id: string, deadline: Deadline): Promis
     }
     await journal.settle();
     if (problems.length === 0) await host.store.deleteAttachment(id);
+    host.log.step(host.run.timings.summary());
     return { done: undos.map((u) => u.kind), problems };
   } finally {
     await unlock();

@@ -77,18 +77,21 @@ export class Log {
     }
   }
 
-  /** Lets the logger child finish writing, so no line is lost at exit. */
+  /**
+   * Hands the last lines to the logger child and lets go of it. Lines in the pipe survive our exit,
+   * so there is no need to wait for logger itself (a slow logger must not slow every hotplug).
+   */
   async close(): Promise<void> {
     const child = this.syslogChild;
     this.syslogChild = null;
-    if (child === null || child.exitCode !== null) return;
+    const stdin = child?.stdin;
+    if (!stdin || child.exitCode !== null) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 1000);
-      child.on("close", () => {
+      const timer = setTimeout(resolve, 500);
+      stdin.end(() => {
         clearTimeout(timer);
         resolve();
       });
-      child.stdin?.end();
     });
   }
 }

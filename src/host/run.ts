@@ -24,11 +24,15 @@ export class CommandError extends Error {
 /** Where time went, per program (iscsiadm, mdadm, ...) and for waits: for the lab's numbers. */
 export class Timings {
   readonly ms = new Map<string, number>();
+  private readonly t0 = performance.now();
   add(what: string, ms: number): void {
     this.ms.set(what, (this.ms.get(what) ?? 0) + ms);
   }
+  /** "timing: total T ms, outside T ms, iscsiadm a ms, ...": outside = host commands and device waits. */
   summary(): string {
-    return [...this.ms].map(([k, v]) => `${k} ${Math.round(v)} ms`).join(", ");
+    const outside = [...this.ms.values()].reduce((a, b) => a + b, 0);
+    const parts = [...this.ms].map(([k, v]) => `${k} ${Math.round(v)} ms`);
+    return `timing: total ${Math.round(performance.now() - this.t0)} ms, outside ${Math.round(outside)} ms${parts.length ? `, ${parts.join(", ")}` : ""}`;
   }
 }
 

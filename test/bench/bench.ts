@@ -1,0 +1,158 @@
+// make bench: timings of the built executable against the simulated host. Prints a table and
+// writes build/bench.json. Timings live here, never in pass/fail tests.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { BIN, IQN, REPO } from "../sim/simhost.ts";
+
+/** A host for benchmarks: the bash happy-path fakes of fastfakes/ (cheap as the real tools). */
+class FastHost {
+  readonly root = mkdtempSync(path.join(os.tmpdir(), "bibench-"));
+  readonly env: NodeJS.ProcessEnv;
+  constructor(opts: { iqns?: string[]; labels?: string[]; delays?: Record<string, string> } = {}) {
+    const bin = path.join(this.root, "bin");
+    mkdirSync(bin);
+    for (const t of ["iscsiadm", "mdadm", "logger", "xenstore-read", "xenstore-write", "xenstore-exists"]) {
+      symlinkSync(path.join(REPO, "test/bench/fastfakes/fastfake"), path.join(bin, t));
+    }
+    mkdirSync(path.join(this.root, "fastfake/xs"), { recursive: true });
+    for (const iqn of opts.iqns ?? [IQN]) mkdirSync(path.join(this.root, `fastfake/iqn-${iqn}`));
+    const labels = opts.labels ?? ["my-vm-disk"];
+    mkdirSync(path.join(this.root, "dev/vg0"), { recursive: true });
+    labels.forEach((l, i) => execFileSync("mknod", [path.join(this.root, `dev/vg0/${l}`), "b", "253", String(i)]));
+    mkdirSync(path.join(this.root, "etc/xen/scripts"), { recursive: true });
+    mkdirSync(path.join(this.root, "var/log/xen"), { recursive: true });
+    writeFileSync(path.join(this.root, "etc/xen/scripts/block-iscsimple-tab.conf"), labels.map((l) => `${l} /dev/vg0/${l}\n`).join(""));
+    this.env = { PATH: `${bin}:/usr/bin:/bin`, BLOCK_ISCSIMPLE_ROOT: this.root, ...opts.delays };
+  }
+  file(rel: string): string {
+    return path.join(this.root, rel);
+  }
+  backend(domid: number, devid: number, params: string): string {
+    const be = `backend/vbd/${domid}/${devid}`;
+    const dir = path.join(this.root, "fastfake/xs/local/domain/0", be);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "params"), params);
+    writeFileSync(path.join(dir, "mode"), "w");
+    return be;
+  }
+  cleanup(): void {
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const p90 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)] ?? NaN;
+
+/** Runs BIN, returns wall ms and peak RSS (VmHWM polled from /proc until exit). */
+function measure(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; rssKiB: number; anonKiB: number; code: number | null }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(BIN, args, { env, stdio: "ignore" });
+    let rss = 0;
+    let anon = 0;
+    const poll = setInterval(() => {
+      try {
+        const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+        const m = /VmHWM:\s+(\d+)/.exec(status);
+        if (m) rss = Math.max(rss, Number(m[1]));
+        const a = /RssAnon:\s+(\d+)/.exec(status);
+        if (a) anon = Math.max(anon, Number(a[1]));
+      } catch {
+        /* exited */
+      }
+    }, 1);
+    child.on("exit", (code) => {
+      clearInterval(poll);
+      resolve({ ms: performance.now() - t0, rssKiB: rss, anonKiB: anon, code });
+    });
+  });
+}
+
+function lastTiming(h: FastHost): { total: number; outside: number } {
+  const lines = readFileSync(h.file("var/log/xen/xen-hotplug.log"), "utf8").split("\n").filter((l) => l.includes("timing: total"));
+  const m = /timing: total (\d+) ms, outside (\d+) ms/.exec(lines.at(-1) ?? "");
+  if (!m) throw new Error("no timing line in the log");
+  return { total: Number(m[1]), outside: Number(m[2]) };
+}
+
+const results: Record<string, number | string> = {};
+const rows: [string, string, string][] = [];
+
+// 1. cold start
+{
+  const h = new FastHost();
+  const xs: number[] = [];
+  for (let i = 0; i < 30; i++) xs.push((await measure(["--version"], h.env)).ms);
+  results.versionMedianMs = median(xs);
+  results.versionP90Ms = p90(xs);
+  rows.push(["cold start, --version", `${median(xs).toFixed(1)} ms median, ${p90(xs).toFixed(1)} ms p90`, "-"]);
+  h.cleanup();
+}
+
+// 2. own time per add and per remove, instant fakes (own = wall - time in host commands and waits)
+{
+  const addOwn: number[] = [];
+  const rmOwn: number[] = [];
+  const rss: number[] = [];
+  const anon: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const h = new FastHost();
+    const be = h.backend(3, 51712, `lun1@${IQN}+my-vm-disk`);
+    const env = { ...h.env, XENBUS_PATH: be };
+    const a = await measure(["add"], env);
+    if (a.code !== 0) throw new Error("add failed");
+    addOwn.push(a.ms - lastTiming(h).outside);
+    rss.push(a.rssKiB);
+    anon.push(a.anonKiB);
+    const r = await measure(["remove"], env);
+    rmOwn.push(r.ms - lastTiming(h).outside);
+    h.cleanup();
+  }
+  results.addOwnMedianMs = median(addOwn);
+  results.removeOwnMedianMs = median(rmOwn);
+  results.addPeakRssMiB = median(rss) / 1024;
+  results.addPeakAnonMiB = median(anon) / 1024;
+  rows.push(["own time per add (instant fakes)", `${median(addOwn).toFixed(0)} ms median`, "< 60 ms"]);
+  rows.push(["own time per remove (instant fakes)", `${median(rmOwn).toFixed(0)} ms median`, "-"]);
+  rows.push(["peak RSS of one add", `${(median(rss) / 1024).toFixed(1)} MiB (anonymous ${(median(anon) / 1024).toFixed(1)} MiB)`, "< 64 MiB"]);
+}
+
+// 3. 16 disks over 4 targets at once, realistic fakes, against one disk alone
+{
+  const targets = [0, 1, 2, 3].map((t) => `iqn.2014-06.fr.example.filer1:bench-${t}`);
+  const labels = Array.from({ length: 16 }, (_, i) => `d${i}`);
+  // login 300 ms, the LUNs' devices 100 ms after it, each mdadm call 50 ms
+  const mk = (): FastHost => new FastHost({ iqns: targets, labels, delays: { FAKE_LOGIN_S: "0.3", FAKE_DEVICE_S: "0.1", FAKE_MDADM_S: "0.05" } });
+  const one: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const h = mk();
+    const be = h.backend(3, 51712, `lun0@${targets[0]}+d0`);
+    one.push((await measure(["add"], { ...h.env, XENBUS_PATH: be })).ms);
+    h.cleanup();
+  }
+  const many: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const h = mk();
+    const bes = labels.map((l, k) => h.backend(3, 51712 + 16 * k, `lun${k % 4}@${targets[Math.floor(k / 4)]}+${l}`));
+    const t0 = performance.now();
+    const codes = await Promise.all(bes.map((be) => measure(["add"], { ...h.env, XENBUS_PATH: be })));
+    many.push(performance.now() - t0);
+    if (codes.some((c) => c.code !== 0)) throw new Error("a parallel add failed");
+    h.cleanup();
+  }
+  results.oneDiskMs = median(one);
+  results.sixteenDisksMs = median(many);
+  results.sixteenOverOne = median(many) / median(one);
+  rows.push(["1 disk, realistic fakes", `${median(one).toFixed(0)} ms`, "-"]);
+  rows.push(["16 disks / 4 targets at once", `${median(many).toFixed(0)} ms (${(median(many) / median(one)).toFixed(2)}x one disk)`, "<= 2x"]);
+}
+
+const w = [40, 36, 10];
+const line = (c: string[]): string => c.map((x, i) => x.padEnd(w[i]!)).join(" | ");
+console.log(line(["benchmark (simulated host)", "result", "goal"]));
+console.log(w.map((n) => "-".repeat(n)).join("-|-"));
+for (const r of rows) console.log(line(r));
+writeFileSync("build/bench.json", `${JSON.stringify({ date: new Date().toISOString(), ...results }, null, 2)}\n`);
+console.log("\nwritten to build/bench.json");
