@@ -101,7 +101,10 @@ const KILL_AT: [string, Record<string, Fault>][] = [
 
 function processesUnder(dir: string): string[] {
   try {
-    return execFileSync("pgrep", ["-af", dir], { encoding: "utf8" }).split("\n").filter((l) => l.includes(`${dir}/bin/`));
+    // logger is left to finish on its own (it exits at the end of its input): not an orphan
+    return execFileSync("pgrep", ["-af", dir], { encoding: "utf8" })
+      .split("\n")
+      .filter((l) => l.includes(`${dir}/bin/`) && !l.includes(`${dir}/bin/logger`));
   } catch {
     return [];
   }
