@@ -41,7 +41,9 @@ lab: $(BIN)
 bench: $(BIN)
 	$(NODE) test/bench/bench.ts
 
-demo: demo-sim
+# the real thing: Xen in qemu, a domU on an iscsimple RAID1, as a transcript (root, Debian's apt)
+demo: $(BIN)
+	test/e2e/demo.sh
 
 demo-sim: $(BIN)
 	$(NODE) test/sim/demo.ts
