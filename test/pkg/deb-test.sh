@@ -1,0 +1,81 @@
+#!/bin/bash
+# Tests of the Debian package (part of make test): contents and modes, conffiles, dependencies,
+# lintian, reproducibility, and install / admin edit / upgrade / purge in a scratch root with dpkg.
+# Prints PASS/FAIL lines and "deb: N passed, N failed"; exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+DEB=$(ls build/block-iscsimple_*_amd64.deb)
+VERSION=$(dpkg-deb -f "$DEB" Version)
+P=0; F=0
+check() { local name=$1; shift; local out; if out=$("$@" 2>&1); then echo "PASS: $name"; P=$((P + 1)); else echo "FAIL: $name -- ${out:-exit $?}"; F=$((F + 1)); fi; }
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+
+# contents: exactly these paths, owners and modes
+dpkg-deb -c "$DEB" | awk '{print $1, $2, $6, $7, $8}' | sed 's/ *$//' > "$T/contents"
+cat > "$T/want" <<'W'
+drwxr-xr-x root/root ./
+drwxr-xr-x root/root ./etc/
+drwxr-xr-x root/root ./etc/xen/
+drwxr-xr-x root/root ./etc/xen/scripts/
+-rw-r--r-- root/root ./etc/xen/scripts/block-iscsimple-tab.conf
+-rw-r--r-- root/root ./etc/xen/scripts/block-iscsimple.conf
+drwxr-xr-x root/root ./usr/
+drwxr-xr-x root/root ./usr/libexec/
+drwxr-xr-x root/root ./usr/libexec/block-iscsimple/
+-rwxr-xr-x root/root ./usr/libexec/block-iscsimple/block-iscsimple
+drwxr-xr-x root/root ./usr/share/
+drwxr-xr-x root/root ./usr/share/doc/
+drwxr-xr-x root/root ./usr/share/doc/block-iscsimple/
+-rw-r--r-- root/root ./usr/share/doc/block-iscsimple/README.Debian
+-rw-r--r-- root/root ./usr/share/doc/block-iscsimple/changelog.gz
+-rw-r--r-- root/root ./usr/share/doc/block-iscsimple/copyright
+drwxr-xr-x root/root ./usr/share/lintian/
+drwxr-xr-x root/root ./usr/share/lintian/overrides/
+-rw-r--r-- root/root ./usr/share/lintian/overrides/block-iscsimple
+drwxr-xr-x root/root ./usr/share/man/
+drwxr-xr-x root/root ./usr/share/man/man5/
+-rw-r--r-- root/root ./usr/share/man/man5/block-iscsimple-tab.conf.5.gz
+drwxr-xr-x root/root ./usr/share/man/man8/
+-rw-r--r-- root/root ./usr/share/man/man8/block-iscsimple.8.gz
+lrwxrwxrwx root/root ./etc/xen/scripts/block-iscsimple -> /usr/libexec/block-iscsimple/block-iscsimple
+W
+check "contents, owners and modes are exactly as designed" diff "$T/want" "$T/contents"
+check "the packaged executable is build/block-iscsimple" eval "dpkg-deb --fsys-tarfile $DEB | tar -xOf - ./usr/libexec/block-iscsimple/block-iscsimple | cmp - build/block-iscsimple"
+check "conffiles are the two config files" eval "dpkg-deb -I $DEB conffiles | diff - debian/conffiles"
+check "depends on open-iscsi, mdadm, xenstore-utils and the libraries" eval "dpkg-deb -f $DEB Depends | grep -q 'libc6 (>= .*open-iscsi, mdadm, xenstore-utils'"
+check "the man pages render without warnings" eval "for m in man/*.[0-9]; do w=\$(LC_ALL=C.UTF-8 man --warnings -E UTF-8 -l -Tutf8 -Z \$m 2>&1 >/dev/null); [ -z \"\$w\" ] || { echo \"\$m: \$w\"; exit 1; }; done"
+
+if ! command -v lintian >/dev/null; then
+  echo "deb-test: installing lintian"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lintian >/dev/null
+fi
+lintian --pedantic -I --show-overrides "$DEB" > "$T/lintian" 2>/dev/null
+grep -E '^[EWIPXO]:' "$T/lintian" | sed 's/^/  lintian: /' | sort | uniq -c | head -20
+check "lintian: no error, warning, info or pedantic tag that is not overridden" eval "! grep -E '^[EWIPX]:' $T/lintian"
+check "every lintian override is used" eval "! grep -q unused-override $T/lintian"
+
+# reproducible: a second build gives the same bytes
+cp "$DEB" "$T/first.deb"
+scripts/build-deb.sh >/dev/null
+check "two builds of the .deb are byte-identical" cmp "$DEB" "$T/first.deb"
+
+# install, admin edit, upgrade, purge in a scratch root (no Xen, no iscsi there: deps forced)
+R=$T/root
+mkdir -p "$R/var/lib/dpkg/info" "$R/var/lib/dpkg/updates" "$R/var/lib/dpkg/triggers"
+touch "$R/var/lib/dpkg/status" "$R/var/lib/dpkg/available"
+dp() { dpkg --root="$R" --force-depends --force-script-chrootless --log=/dev/null "$@"; }
+check "dpkg -i on a host without Xen" dp -i "$DEB"
+check "installed: the executable, the hotplug symlink, the config files, man pages" eval "[ -x $R/usr/libexec/block-iscsimple/block-iscsimple ] && [ \$(readlink $R/etc/xen/scripts/block-iscsimple) = /usr/libexec/block-iscsimple/block-iscsimple ] && [ -f $R/etc/xen/scripts/block-iscsimple.conf ] && [ -f $R/usr/share/man/man8/block-iscsimple.8.gz ]"
+check "the installed program runs" eval "$R/usr/libexec/block-iscsimple/block-iscsimple --version | grep -qx $VERSION"
+echo "[attach]" >> "$R/etc/xen/scripts/block-iscsimple.conf"; echo "deadline = 20" >> "$R/etc/xen/scripts/block-iscsimple.conf"
+# the next version: same files, higher version
+dpkg-deb -R "$DEB" "$T/up"; sed -i "s/^Version: .*/Version: $VERSION+up1/" "$T/up/DEBIAN/control"
+dpkg-deb --root-owner-group -Znone --build "$T/up" "$T/up.deb" >/dev/null
+check "upgrade" dp -i "$T/up.deb"
+check "an admin's change to a conffile survives the upgrade" grep -q "deadline = 20" "$R/etc/xen/scripts/block-iscsimple.conf"
+check "the upgraded version is installed" eval "dpkg --root=$R -s block-iscsimple | grep -q 'Version: $VERSION+up1'"
+mkdir -p "$R/var/lib/block-iscsimple"; touch "$R/var/lib/block-iscsimple/state"
+check "remove keeps the conffiles" eval "dp -r block-iscsimple && [ -f $R/etc/xen/scripts/block-iscsimple.conf ] && [ ! -e $R/usr/libexec/block-iscsimple ]"
+check "purge removes everything" eval "dp -P block-iscsimple && [ -z \"\$(cd $R && find . -path ./var/lib/dpkg -prune -o -print | grep -v -e '^\.$' -e '^./var$' -e '^./var/lib$')\" ]"
+
+echo "deb: $P passed, $F failed"
+[ "$F" = 0 ]
