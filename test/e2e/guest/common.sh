@@ -41,6 +41,8 @@ start_target() {
 install_program() {
   if [ -n "$(ls /lab/build/block-iscsimple_*_amd64.deb 2>/dev/null)" ] && [ "$(karg lab.deb)" = 1 ]; then
     dpkg -i /lab/build/block-iscsimple_*_amd64.deb
+    check "the Debian package is installed with dpkg; /etc/xen/scripts/block-iscsimple is its program" \
+      eval "dpkg -s block-iscsimple | grep -q 'Status: install ok installed' && [ \$(readlink -f /etc/xen/scripts/block-iscsimple) = /usr/libexec/block-iscsimple/block-iscsimple ]"
   else
     mkdir -p /etc/xen/scripts
     install -m 0755 /lab/build/block-iscsimple /etc/xen/scripts/block-iscsimple
