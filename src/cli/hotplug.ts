@@ -55,7 +55,6 @@ export async function hotplug(action: "add" | "remove", xenbusPath: string): Pro
     return EXIT.ok;
   } catch (err) {
     const message = oneLine(errorMessage(err));
-    const code = err instanceof UserError || (err as { exitCode?: number }).exitCode !== undefined ? ((err as { exitCode: number }).exitCode ?? EXIT.failed) : EXIT.failed;
     if (ctx) ctx.log.error(`${action} failed: ${message}`);
     else process.stderr.write(`block-iscsimple: ${action} failed: ${message}\n`);
     if (action === "add" && backend !== null) {
@@ -73,7 +72,8 @@ export async function hotplug(action: "add" | "remove", xenbusPath: string): Pro
         process.stderr.write(`block-iscsimple: could not write hotplug-error: ${oneLine(errorMessage(xsErr))}\n`);
       }
     }
-    return code === EXIT.ok ? EXIT.failed : code;
+    // libxl's convention for hotplug scripts: any failure exits 1 (the message says what kind)
+    return EXIT.failed;
   } finally {
     await ctx?.log.close();
   }
