@@ -4,7 +4,7 @@ import { planMirror, planTarget, validateRequest, type Step } from "../core/plan
 import { attachmentId, type Owner } from "../core/records";
 import { parseSpec } from "../core/spec";
 import { observeMirror, observeTarget } from "../engine/attach";
-import { collectStatus, formatStatus } from "../engine/status";
+import { collectStatus, formatStale, formatStatus } from "../engine/status";
 import { stepTitle } from "../engine/steps";
 import { Deadline } from "../host/clock";
 import { shown } from "../host/paths";
@@ -16,7 +16,8 @@ export async function status(opts: GlobalOptions & { json?: boolean }): Promise<
   const ctx = loadContext({ ...opts }, "status");
   ctx.log.configure({ syslog: false, file: null });
   const list = await collectStatus(ctx.host);
-  process.stdout.write(opts.json ? `${JSON.stringify({ attachments: list }, null, 2)}\n` : formatStatus(list));
+  const stale = await ctx.host.guard.list();
+  process.stdout.write(opts.json ? `${JSON.stringify({ attachments: list, stale }, null, 2)}\n` : formatStatus(list) + formatStale(stale));
   return EXIT.ok;
 }
 

@@ -1,4 +1,5 @@
 import { EXIT, UserError } from "../core/errors";
+import type { StalePolicy } from "../core/health";
 import { attachmentId, describeOwner, type Owner } from "../core/records";
 import { formatSpec, parseSpec } from "../core/spec";
 import { attach } from "../engine/attach";
@@ -10,13 +11,14 @@ import { loadContext, localLeg, warnMissing, type GlobalOptions } from "./contex
 const MANUAL: Owner = { kind: "manual" };
 
 /** `block-iscsimple add SPEC`: attach by hand, print the device to use. */
-export async function manualAdd(specText: string, opts: GlobalOptions & { readOnly?: boolean }): Promise<number> {
+export async function manualAdd(specText: string, opts: GlobalOptions & { readOnly?: boolean; preferLocal?: boolean; preferIscsi?: boolean }): Promise<number> {
   const spec = parseSpec(specText);
   const ctx = loadContext(opts, `add ${spec.text}`);
   try {
     const local = localLeg(ctx, spec);
     warnMissing(ctx, spec, local);
-    const req = { id: attachmentId(MANUAL, spec), spec, writable: !opts.readOnly, owner: MANUAL, local, config: ctx.config };
+    const prefer: StalePolicy | null = opts.preferLocal ? "prefer-local" : opts.preferIscsi ? "prefer-iscsi" : null;
+    const req = { id: attachmentId(MANUAL, spec), spec, writable: !opts.readOnly, owner: MANUAL, local, config: ctx.config, prefer };
     const res = await attach(ctx.host, req, new Deadline(ctx.config.deadlineS * 1000));
     if (res.again) ctx.log.step("already attached");
     process.stdout.write(`${shown(ctx.paths, res.devicePath)}\n`);

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { EXIT } from "../core/errors";
 import { DEFAULT_CONFIG_FILE, DEFAULT_TAB_FILE } from "../host/paths";
 import type { GlobalOptions } from "./context";
+import { healCommand, monitorCommand } from "./health";
 import { check, status } from "./inspect";
 import { manualAdd, manualRemove } from "./manual";
 import { xlDisk } from "./xl-disk";
@@ -39,8 +40,10 @@ Examples:
     .description("attach SPEC ([lunN@]IQN[+LABEL]) and print the block device to use")
     .argument("<spec>", "target spec [lunN@]IQN[+LABEL]")
     .option("-r, --read-only", "attach for reading only (the LUN may then be shared read-only)")
+    .addOption(new Option("--prefer-local", "the local leg holds the only current data: build from it and rebuild the iSCSI leg").conflicts("preferIscsi"))
+    .addOption(new Option("--prefer-iscsi", "the local leg holds the only current data: discard it, rebuild it from iSCSI"))
     .addHelpText("after", `\nExample:\n  block-iscsimple add ${SPEC}\n  /dev/md/my-vm-disk`)
-    .action(async (spec: string, o: { readOnly?: boolean }) => setResult(await manualAdd(spec, { ...globals(), ...o })));
+    .action(async (spec: string, o: { readOnly?: boolean; preferLocal?: boolean; preferIscsi?: boolean }) => setResult(await manualAdd(spec, { ...globals(), ...o })));
 
   program
     .command("remove")
@@ -55,6 +58,21 @@ Examples:
     .option("--json", "machine-readable output")
     .addHelpText("after", "\nExample:\n  block-iscsimple status --json")
     .action(async (o: { json?: boolean }) => setResult(await status({ ...globals(), ...o })));
+
+  program
+    .command("heal")
+    .description("bring a failed leg of a mirror back: the iSCSI leg once the target answers again (md copies local -> iSCSI), or a replaced local disk")
+    .argument("<label-or-spec>", "the label (or spec) of an attached mirror")
+    .option("-w, --wait", "wait until the resync is done, reporting progress")
+    .addHelpText("after", "\nExample:\n  block-iscsimple heal my-vm-disk --wait")
+    .action(async (what: string, o: { wait?: boolean }) => setResult(await healCommand(what, { ...globals(), ...o })));
+
+  program
+    .command("monitor")
+    .description("watch our arrays (sysfs, every [monitor] interval s): log each event, record a stale iSCSI leg, heal when the target is back")
+    .option("--once", "look once and exit")
+    .addHelpText("after", "\nExample:\n  systemctl enable --now block-iscsimple-monitor   (runs: block-iscsimple monitor)")
+    .action(async (o: { once?: boolean }) => setResult(await monitorCommand({ ...globals(), ...o })));
 
   program
     .command("check")

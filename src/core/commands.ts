@@ -19,7 +19,9 @@ export const mdadm = {
     const members = iscsiDev !== null ? ["missing", "--write-mostly", iscsiDev] : [localDev as string, "missing"];
     return ["mdadm", "--build", md, "--level=1", "--raid-devices=2", ...members];
   },
-  add: (md: string, localDev: string): Argv => ["mdadm", md, "--add", localDev],
+  add: (md: string, dev: string): Argv => ["mdadm", md, "--add", dev],
+  /** Removes the members md marked faulty (the keyword works even when their device node is gone). */
+  removeFailed: (md: string): Argv => ["mdadm", md, "--remove", "failed"],
   stop: (md: string): Argv => ["mdadm", "--stop", md],
 };
 

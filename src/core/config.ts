@@ -1,5 +1,6 @@
 import { parse } from "ini";
 import { UserError } from "./errors";
+import type { StalePolicy } from "./health";
 import { formatPortal, parsePortal } from "./portal";
 
 /** libxl kills a hotplug script after 40 s; our deadline must leave room for the rollback. */
@@ -18,6 +19,12 @@ export interface Config {
   /** md resync limits in KiB/s for our arrays (null: leave the kernel's default). */
   readonly syncSpeedMin: number | null;
   readonly syncSpeedMax: number | null;
+  /** node.session.timeo.replacement_timeout: how long I/O waits for a lost path before md fails the leg. */
+  readonly replacementTimeoutS: number;
+  /** What add does when the local leg is recorded as the only current copy. */
+  readonly onStaleIscsi: StalePolicy;
+  /** Seconds between two looks of the monitor. */
+  readonly monitorIntervalS: number;
   readonly logSyslog: boolean;
   /** null: no log file. */
   readonly logFile: string | null;
@@ -30,6 +37,9 @@ export const DEFAULT_CONFIG: Config = {
   loginRetries: 1,
   syncSpeedMin: null,
   syncSpeedMax: null,
+  replacementTimeoutS: 15,
+  onStaleIscsi: "refuse",
+  monitorIntervalS: 5,
   logSyslog: true,
   logFile: "/var/log/xen/xen-hotplug.log",
 };
@@ -67,6 +77,7 @@ const KEYS: Record<string, Record<string, Setter>> = {
     },
     "login-timeout": (v, fail, out) => { out.loginTimeoutS = integer(1, 30, " (seconds)")(v, fail); },
     "login-retries": (v, fail, out) => { out.loginRetries = integer(0, 10, "")(v, fail); },
+    "replacement-timeout": (v, fail, out) => { out.replacementTimeoutS = integer(1, 600, " (seconds)")(v, fail); },
   },
   attach: {
     deadline: (v, fail, out) => { out.deadlineS = seconds(v, fail); },
@@ -74,6 +85,13 @@ const KEYS: Record<string, Record<string, Setter>> = {
   md: {
     "sync-speed-min": (v, fail, out) => { out.syncSpeedMin = speed(v, fail); },
     "sync-speed-max": (v, fail, out) => { out.syncSpeedMax = speed(v, fail); },
+    "on-stale-iscsi": (v, fail, out) => {
+      if (v !== "refuse" && v !== "prefer-local" && v !== "prefer-iscsi") fail(`'${v}' is not refuse, prefer-local or prefer-iscsi`);
+      out.onStaleIscsi = v as StalePolicy;
+    },
+  },
+  monitor: {
+    interval: (v, fail, out) => { out.monitorIntervalS = integer(1, 3600, " (seconds)")(v, fail); },
   },
   log: {
     syslog: (v, fail, out) => { out.logSyslog = boolean(v, fail); },

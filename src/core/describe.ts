@@ -23,16 +23,22 @@ export function stepCommands(s: Step, n: Names): string[] {
       return [show(iscsiadm.login(s.iqn))];
     case "rescan":
       return [show(iscsiadm.rescan(0)).replace(" 0 ", " SID ") + "   (each session of the target)"];
+    case "set-recovery":
+      return [`(write recovery_tmo=${s.seconds} to /sys/class/iscsi_session/session*/ of ${s.iqn})`];
+    case "clear-stale":
+      return [`(forget that the local leg of ${s.label} was the only current copy: --prefer-iscsi)`];
     case "find-lun":
       return [`(wait for /sys/class/iscsi_session/session*/device/target*/*:*:*:${s.lun}/block/* of ${s.iqn})`];
     case "check-local":
       return [`(check that ${s.device} is a block device)`];
     case "md-build":
-      return [show(mdadm.build(n.md(s.label), s.iscsi ? n.iscsiDev : null, s.local ? n.localDev : null))];
+      return [show(mdadm.build(n.md(s.label), s.first === "iscsi" ? n.iscsiDev : null, s.first === "local" ? n.localDev : null))];
     case "md-speed":
       return [`(write sync_speed_min=${s.min ?? "-"} sync_speed_max=${s.max ?? "-"} under /sys/block/mdN/md)`];
     case "md-add":
-      return [show(mdadm.add(n.md(s.label), n.localDev))];
+      return s.leg === "local"
+        ? [show(mdadm.add(n.md(s.label), n.localDev))]
+        : [show(mdadm.add(n.md(s.label), n.iscsiDev)), "(mark it write-mostly: /sys/block/mdN/md/dev-*/state)"];
     case "join-array":
       return [`(reuse the array of ${s.from}: the same VM, a migration to localhost)`];
     case "use-iscsi":

@@ -1,5 +1,6 @@
 import type { Config } from "./config";
-import { UserError } from "./errors";
+import { RefusedError, UserError } from "./errors";
+import { staleRefusal, type StalePolicy, type StaleRecord } from "./health";
 import type { AttachmentRecord, Owner } from "./records";
 import { checkSharing } from "./sharing";
 import type { TargetSpec } from "./spec";
@@ -15,11 +16,15 @@ export type Step =
   | { readonly kind: "claim-target"; readonly iqn: string; readonly login: boolean }
   | { readonly kind: "login"; readonly iqn: string }
   | { readonly kind: "rescan"; readonly iqn: string }
+  | { readonly kind: "set-recovery"; readonly iqn: string; readonly seconds: number }
   | { readonly kind: "find-lun"; readonly iqn: string; readonly lun: number }
   | { readonly kind: "check-local"; readonly device: string }
-  | { readonly kind: "md-build"; readonly label: string; readonly iscsi: boolean; readonly local: boolean }
+  /** The first leg is the source: "iscsi" (write-mostly, the usual way) or "local". */
+  | { readonly kind: "md-build"; readonly label: string; readonly first: "iscsi" | "local" }
   | { readonly kind: "md-speed"; readonly label: string; readonly min: number | null; readonly max: number | null }
-  | { readonly kind: "md-add"; readonly label: string }
+  /** The second leg, rebuilt from the first (the iSCSI leg is always write-mostly). */
+  | { readonly kind: "md-add"; readonly label: string; readonly leg: "iscsi" | "local" }
+  | { readonly kind: "clear-stale"; readonly label: string }
   | { readonly kind: "join-array"; readonly label: string; readonly from: string }
   | { readonly kind: "use-iscsi"; readonly iqn: string; readonly lun: number }
   | { readonly kind: "publish" };
@@ -62,11 +67,14 @@ export interface Request {
   /** The local leg: a device, null for MISSING, undefined when the spec has no label. */
   readonly local: string | null | undefined;
   readonly config: Config;
+  /** --prefer-local / --prefer-iscsi given on the command line (else the config's on-stale-iscsi). */
+  readonly prefer?: StalePolicy | null;
 }
 
 export const NODE_SETTINGS = {
   loginTimeout: "node.conn[0].timeo.login_timeout",
   loginRetries: "node.session.initial_login_retry_max",
+  replacementTimeout: "node.session.timeo.replacement_timeout",
 } as const;
 
 /** Checks the request itself (before any lock or observation). */
@@ -96,11 +104,14 @@ export function planTarget(req: Request, view: TargetView): Step[] {
     steps.push(
       { kind: "set-node", iqn, name: NODE_SETTINGS.loginTimeout, value: String(req.config.loginTimeoutS) },
       { kind: "set-node", iqn, name: NODE_SETTINGS.loginRetries, value: String(req.config.loginRetries) },
+      { kind: "set-node", iqn, name: NODE_SETTINGS.replacementTimeout, value: String(req.config.replacementTimeoutS) },
     );
   }
   steps.push({ kind: "claim-target", iqn, login: !loggedIn });
   if (!loggedIn) steps.push({ kind: "login", iqn });
   else if (!view.lunVisible) steps.push({ kind: "rescan", iqn });
+  // the node record only reaches new sessions: an existing one gets the timeout in sysfs
+  steps.push({ kind: "set-recovery", iqn, seconds: req.config.replacementTimeoutS });
   steps.push({ kind: "find-lun", iqn, lun: req.spec.lun });
   return steps;
 }
@@ -110,6 +121,8 @@ export interface MirrorView {
   readonly records: readonly AttachmentRecord[];
   /** An md array that is not ours answers to /dev/md/LABEL. */
   readonly foreignArray: string | null;
+  /** The label's local leg is recorded as the only current copy. */
+  readonly stale?: StaleRecord | null;
 }
 
 /** The md half: build the RAID1 (or join the same VM's array), then publish the device. */
@@ -127,12 +140,23 @@ export function planMirror(req: Request, view: MirrorView): Step[] {
   }
   const steps: Step[] = [];
   const local = req.local ?? null;
+  const both = spec.iqn !== null && local !== null;
+  // the direction guard: the local leg may be the only current copy
+  let first: "iscsi" | "local" = spec.iqn !== null ? "iscsi" : "local";
+  let clearStale = false;
+  if (view.stale && both) {
+    const policy = req.prefer ?? req.config.onStaleIscsi;
+    if (policy === "refuse") throw new RefusedError(staleRefusal(view.stale, spec.text));
+    if (policy === "prefer-local") first = "local";
+    else clearStale = true;
+  }
   if (local !== null) steps.push({ kind: "check-local", device: local });
-  steps.push({ kind: "md-build", label: spec.label, iscsi: spec.iqn !== null, local: spec.iqn === null });
+  steps.push({ kind: "md-build", label: spec.label, first });
   if (req.config.syncSpeedMin !== null || req.config.syncSpeedMax !== null) {
     steps.push({ kind: "md-speed", label: spec.label, min: req.config.syncSpeedMin, max: req.config.syncSpeedMax });
   }
-  if (spec.iqn !== null && local !== null) steps.push({ kind: "md-add", label: spec.label });
+  if (both) steps.push({ kind: "md-add", label: spec.label, leg: first === "iscsi" ? "local" : "iscsi" });
+  if (clearStale) steps.push({ kind: "clear-stale", label: spec.label });
   steps.push({ kind: "publish" });
   return steps;
 }

@@ -53,7 +53,7 @@ export async function observeMirror(host: Host, label: string): Promise<MirrorVi
       if (ours && ours.name === a.name) foreignArray = null;
     }
   }
-  return { records, foreignArray };
+  return { records, foreignArray, stale: await host.guard.get(label) };
 }
 
 function initialRecord(req: Request): AttachmentRecord {

@@ -1,3 +1,4 @@
+import { GuardStore } from "../host/guard-store";
 import { Iscsi } from "../host/iscsi";
 import { Locks } from "../host/locks";
 import type { Log } from "../host/log";
@@ -17,6 +18,7 @@ export interface Host {
   readonly xs: Xenstore;
   readonly store: StateStore;
   readonly locks: Locks;
+  readonly guard: GuardStore;
 }
 
 export function makeHost(log: Log, paths: HostPaths = hostPaths()): Host {
@@ -31,5 +33,6 @@ export function makeHost(log: Log, paths: HostPaths = hostPaths()): Host {
     xs: new Xenstore(run),
     store,
     locks: new Locks(store.locksDir(), log, (ms) => run.timings.add("lock-wait", ms)),
+    guard: new GuardStore(paths),
   };
 }

@@ -1,4 +1,6 @@
 import { readFile } from "node:fs/promises";
+import { assessHealth, type Health } from "../core/health";
+import type { ArrayState } from "../core/md-state";
 import type { Undo } from "../core/plan";
 import type { AttachmentRecord, DevRef } from "../core/records";
 import type { Deadline } from "../host/clock";
@@ -37,11 +39,38 @@ async function releaseArray(host: Host, journal: Journal, label: string, deadlin
   } else {
     const a = await findOurArray(host, me);
     if (a) {
+      await noteDirection(host, me, a);
       host.log.step(`stopping ${a.name} (/dev/md/${label})`);
       await host.md.stop(a, label, deadline);
     }
   }
   await journal.update({ claimsArray: false });
+}
+
+/** The health of a record's array, or null when it has no live array. */
+export async function healthOf(host: Host, r: AttachmentRecord): Promise<{ array: MdArray; state: ArrayState; health: Health } | null> {
+  if (r.label === null) return null;
+  const array = await findOurArray(host, r);
+  if (!array) return null;
+  const state = await host.md.state(array, { iscsi: r.iscsi, local: r.local });
+  return { array, state, health: assessHealth(state, r.iqn !== null, r.local !== null, r.label) };
+}
+
+/**
+ * Before an array stops: if only its local leg is current (the iSCSI leg failed, or is still being
+ * rebuilt from the local one), record it, so that the next add does not copy iSCSI over it. If the
+ * iSCSI leg is current, any such record is obsolete.
+ */
+export async function noteDirection(host: Host, r: AttachmentRecord, a: MdArray): Promise<void> {
+  if (r.label === null || r.iqn === null || r.local === null) return;
+  const state = await host.md.state(a, { iscsi: r.iscsi, local: r.local });
+  const h = assessHealth(state, true, true, r.label);
+  if (h.current === "local") {
+    const why = `the array was stopped while its iSCSI leg was ${h.iscsi.state}${h.iscsi.progress !== null ? ` (${h.iscsi.progress}%)` : ""}`;
+    if (await host.guard.mark(r.label, r.spec, why)) host.log.warn(`${r.label}: ${why}: the local leg holds the only current data`);
+  } else if (h.iscsi.state === "in_sync") {
+    if (await host.guard.clear(r.label)) host.log.step(`${r.label}: the iSCSI leg is in sync: the direction guard is cleared`);
+  }
 }
 
 async function releaseTarget(host: Host, journal: Journal, iqn: string, deadline: Deadline): Promise<void> {

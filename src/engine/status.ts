@@ -1,3 +1,4 @@
+import { assessHealth, type Health, type LegHealth, type StaleRecord } from "../core/health";
 import { summariseArray, type ArrayState } from "../core/md-state";
 import { describeOwner, type AttachmentRecord } from "../core/records";
 import { shown } from "../host/paths";
@@ -17,6 +18,9 @@ export interface AttachmentStatus {
   readonly iscsiDevice: string | null;
   readonly localDevice: string | null;
   readonly array: ArrayState | null;
+  readonly health: Health | null;
+  /** The local leg is recorded as the only current copy (the direction guard). */
+  readonly stale: StaleRecord | null;
 }
 
 export async function collectStatus(host: Host): Promise<AttachmentStatus[]> {
@@ -27,6 +31,7 @@ export async function collectStatus(host: Host): Promise<AttachmentStatus[]> {
 
 async function statusOf(host: Host, r: AttachmentRecord): Promise<AttachmentStatus> {
   const a = r.label !== null ? await findOurArray(host, r) : null;
+  const array = a ? await host.md.state(a, { iscsi: r.iscsi, local: r.local }) : null;
   return {
     id: r.id,
     spec: r.spec,
@@ -39,7 +44,9 @@ async function statusOf(host: Host, r: AttachmentRecord): Promise<AttachmentStat
     sessions: r.iqn !== null ? await host.iscsi.sessions(r.iqn) : [],
     iscsiDevice: r.iscsi ? shown(host.paths, r.iscsi.path) : null,
     localDevice: r.local ? shown(host.paths, r.local.path) : null,
-    array: a ? await host.md.state(a, { iscsi: r.iscsi, local: r.local }) : null,
+    array,
+    health: array && r.label !== null ? assessHealth(array, r.iqn !== null, r.local !== null, r.label) : null,
+    stale: r.label !== null ? await host.guard.get(r.label) : null,
   };
 }
 
@@ -55,6 +62,15 @@ export function formatStatus(list: readonly AttachmentStatus[]): string {
       for (const leg of s.array.legs) lines.push(`    ${leg.role.padEnd(6)} ${leg.device} ${leg.flags.join(",")}`);
     }
     if (s.localDevice) lines.push(`  local    ${s.localDevice}`);
+    if (s.health) {
+      const show = (l: LegHealth): string => (l.state === "recovering" && l.progress !== null ? `recovering ${l.progress.toFixed(1)}%` : l.state);
+      lines.push(`  health   iSCSI leg ${show(s.health.iscsi)}, local leg ${show(s.health.local)}; current data: ${s.health.current}`);
+      if (s.health.warning) lines.push(`  WARNING  ${s.health.warning}`);
+    }
   }
   return `${lines.join("\n")}\n`;
+}
+
+export function formatStale(list: readonly StaleRecord[]): string {
+  return list.map((r) => `STALE    ${r.label}: the local leg holds the only current data since ${r.since} (${r.reason})\n`).join("");
 }

@@ -34,11 +34,13 @@ export function stepTitle(s: Step): string {
     case "claim-target": return `claim ${s.iqn}`;
     case "login": return `log in to ${s.iqn}`;
     case "rescan": return `rescan the sessions of ${s.iqn}`;
+    case "set-recovery": return `set the sessions' replacement timeout to ${s.seconds} s`;
+    case "clear-stale": return `forget that the local leg of ${s.label} was the only current copy (--prefer-iscsi)`;
     case "find-lun": return `find lun${s.lun} of ${s.iqn}`;
     case "check-local": return `check the local leg ${s.device}`;
-    case "md-build": return `build /dev/md/${s.label}`;
+    case "md-build": return `build /dev/md/${s.label}${s.first === "local" ? " from the local leg (it holds the current data)" : ""}`;
     case "md-speed": return `set the resync speed of /dev/md/${s.label}`;
-    case "md-add": return `add the local leg to /dev/md/${s.label}`;
+    case "md-add": return `add the ${s.leg === "local" ? "local" : "iSCSI"} leg to /dev/md/${s.label}`;
     case "join-array": return `reuse /dev/md/${s.label} of ${s.from} (same VM)`;
     case "use-iscsi": return `use lun${s.lun} of ${s.iqn} directly`;
     case "publish": return "publish the device";
@@ -74,6 +76,11 @@ export async function runStep(c: StepContext, s: Step): Promise<void> {
       return host.iscsi.login(s.iqn, deadline);
     case "rescan":
       return host.iscsi.rescan(s.iqn, deadline);
+    case "set-recovery":
+      return host.iscsi.setRecoveryTimeout(s.iqn, s.seconds);
+    case "clear-stale":
+      if (await host.guard.clear(s.label)) host.log.step(`the local data of ${s.label} is discarded (--prefer-iscsi): the guard is cleared`);
+      return;
     case "find-lun": {
       const t0 = performance.now();
       const lun = await host.iscsi.waitLun(s.iqn, s.lun, deadline);
@@ -102,9 +109,10 @@ export async function runStep(c: StepContext, s: Step): Promise<void> {
     case "md-build": {
       await journal.update({ claimsArray: true });
       await host.md.atLabel(s.label); // drops a dangling /dev/md/LABEL left without udev
-      await host.md.build(s.label, s.iscsi ? (found.iscsi?.path ?? null) : null, s.local ? (found.local?.path ?? null) : null, deadline);
+      const iscsiFirst = s.first === "iscsi";
+      await host.md.build(s.label, iscsiFirst ? (found.iscsi?.path ?? null) : null, iscsiFirst ? null : (found.local?.path ?? null), deadline);
       const a = await findOurArray(host, journal.record);
-      if (!a) throw new Error(`mdadm reported success but no md array has the ${s.iscsi ? "iSCSI" : "local"} leg as a member`);
+      if (!a) throw new Error(`mdadm reported success but no md array has the ${s.first} leg as a member`);
       found.md = devRef(a.path, a.name, a.dev);
       host.log.step(`/dev/md/${s.label} is ${a.name} (${hexDev(a.dev)})`);
       await journal.update({ md: found.md });
@@ -115,8 +123,14 @@ export async function runStep(c: StepContext, s: Step): Promise<void> {
       if (a) await host.md.setSpeed(a, s.min, s.max);
       return;
     }
-    case "md-add":
-      return host.md.add(s.label, (found.local as DevRef).path, deadline);
+    case "md-add": {
+      const leg = (s.leg === "local" ? found.local : found.iscsi) as DevRef;
+      await host.md.add(s.label, leg.path, deadline);
+      if (s.leg === "iscsi" && found.md) {
+        await host.md.setWriteMostly({ name: found.md.name, path: found.md.path, dev: found.md }, leg);
+      }
+      return;
+    }
     case "join-array": {
       const other = await host.store.getAttachment(s.from);
       const a = other ? await findOurArray(host, other) : null;

@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import { iscsiadm, ISCSI_ERR, parseNodeList } from "../core/commands";
 import type { Deadline } from "./clock";
 import { pollUntil } from "./clock";
@@ -47,6 +48,18 @@ export class Iscsi {
       if ((await readText(join(dir, name, "targetname"))) === iqn) out.push(Number(m[1]));
     }
     return out.sort((a, b) => a - b);
+  }
+
+  /** The state of a session (LOGGED_IN, FAILED, FREE...), from sysfs. */
+  async sessionState(sid: number): Promise<string | null> {
+    return readText(join(this.paths.sys, "class/iscsi_session", `session${sid}`, "state"));
+  }
+
+  /** Sets how long I/O waits for a lost path (recovery_tmo) on every session of IQN. */
+  async setRecoveryTimeout(iqn: string, seconds: number): Promise<void> {
+    for (const sid of await this.sessions(iqn)) {
+      await writeFile(join(this.paths.sys, "class/iscsi_session", `session${sid}`, "recovery_tmo"), `${seconds}\n`);
+    }
   }
 
   /** Portals of the node records of IQN (iscsiadm exit 21: none). */

@@ -90,8 +90,24 @@ export class Md {
     await this.run.run(mdadm.build(this.labelPath(label), iscsiDev, localDev), deadline);
   }
 
-  async add(label: string, localDev: string, deadline: Deadline): Promise<void> {
-    await this.run.run(mdadm.add(this.labelPath(label), localDev), deadline);
+  async add(label: string, dev: string, deadline: Deadline): Promise<void> {
+    await this.run.run(mdadm.add(this.labelPath(label), dev), deadline);
+  }
+
+  /** Adds a member to a running array by its real node (heal works on /dev/mdN). */
+  async addTo(a: MdArray, dev: string, deadline: Deadline): Promise<void> {
+    await this.run.run(mdadm.add(a.path, dev), deadline);
+  }
+
+  async removeFailed(a: MdArray, deadline: Deadline): Promise<void> {
+    await this.run.run(mdadm.removeFailed(a.path), deadline);
+  }
+
+  /** Marks a member write-mostly (reads then go to the other leg). */
+  async setWriteMostly(a: MdArray, member: BlockDev): Promise<void> {
+    for (const m of await this.members(a.name)) {
+      if (sameDev(m.dev, member)) await writeFile(join(this.paths.sys, "block", a.name, "md", `dev-${m.name}`, "state"), "writemostly\n");
+    }
   }
 
   async setSpeed(a: MdArray, min: number | null, max: number | null): Promise<void> {

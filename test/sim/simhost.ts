@@ -164,6 +164,45 @@ export class SimHost {
     return spawn(BIN, args, { env, stdio: "ignore" });
   }
 
+  /** md marks a leg of LABEL's array faulty (the iSCSI leg is the first member, the local leg the second). */
+  failLeg(label: string, role: "iscsi" | "local"): void {
+    this.setWorld((w) => {
+      const [md, a] = Object.entries(w.md).find(([, x]) => x.label === label)!;
+      const m = role === "iscsi" ? a.members.find((x) => x.major === 8) : a.members.find((x) => x.major !== 8);
+      m!.state = "faulty";
+      writeFileSync(this.file(`sys/block/${md}/md/dev-${m!.name}/state`), "faulty\n");
+      writeFileSync(this.file(`sys/block/${md}/md/degraded`), "1\n");
+      writeFileSync(this.file(`sys/block/${md}/md/sync_action`), "idle\n");
+    });
+  }
+
+  /** md finishes rebuilding every recovering leg of LABEL's array. */
+  finishRecovery(label: string): void {
+    this.setWorld((w) => {
+      const [md, a] = Object.entries(w.md).find(([, x]) => x.label === label)!;
+      for (const m of a.members) {
+        m.state = m.major === 8 ? "in_sync,write_mostly" : "in_sync";
+        writeFileSync(this.file(`sys/block/${md}/md/dev-${m.name}/state`), `${m.state}\n`);
+      }
+      writeFileSync(this.file(`sys/block/${md}/md/degraded`), "0\n");
+      writeFileSync(this.file(`sys/block/${md}/md/sync_action`), "idle\n");
+      writeFileSync(this.file(`sys/block/${md}/md/sync_completed`), "none\n");
+    });
+  }
+
+  /** The state open-iscsi shows for every session of IQN (LOGGED_IN, FAILED). */
+  sessionState(iqn: string, state: string): void {
+    for (const [sid, s] of Object.entries(this.world().sessions)) {
+      if (s.iqn === iqn) writeFileSync(this.file(`sys/class/iscsi_session/session${sid}/state`), `${state}\n`);
+    }
+  }
+
+  /** Member states of LABEL's array, iSCSI (major 8) first. */
+  legs(label: string): string[] {
+    const a = Object.values(this.world().md).find((x) => x.label === label);
+    return a ? [...a.members].sort((x, y) => (x.major === 8 ? -1 : y.major === 8 ? 1 : 0)).map((m) => `${m.major === 8 ? "iscsi" : "local"}:${m.state}`) : [];
+  }
+
   /** Everything a finished (or cleaned-up) host must not hold any more. */
   leftovers(): string[] {
     const w = this.world();

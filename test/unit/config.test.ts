@@ -10,7 +10,7 @@ describe("parseConfig", () => {
   });
   it("reads every key", () => {
     const { config, warnings } = parseConfig(
-      "[iscsi]\nportals = 192.0.2.10, [2001:db8::1]:3261 filer.example\nlogin-timeout = 3\nlogin-retries = 2\n[attach]\ndeadline = 25\n[md]\nsync-speed-min = 5000\nsync-speed-max = 90000\n[log]\nsyslog = no\nfile = none\n",
+      "[iscsi]\nportals = 192.0.2.10, [2001:db8::1]:3261 filer.example\nlogin-timeout = 3\nlogin-retries = 2\nreplacement-timeout = 20\n[attach]\ndeadline = 25\n[md]\nsync-speed-min = 5000\nsync-speed-max = 90000\non-stale-iscsi = prefer-local\n[monitor]\ninterval = 10\n[log]\nsyslog = no\nfile = none\n",
       F,
     );
     expect(warnings).toEqual([]);
@@ -21,6 +21,9 @@ describe("parseConfig", () => {
       loginRetries: 2,
       syncSpeedMin: 5000,
       syncSpeedMax: 90000,
+      replacementTimeoutS: 20,
+      onStaleIscsi: "prefer-local",
+      monitorIntervalS: 10,
       logSyslog: false,
       logFile: null,
     });
@@ -38,6 +41,8 @@ describe("parseConfig", () => {
     ["[iscsi]\nportals = 192.0.2.300\n", `${F}: [iscsi] portals: portal '192.0.2.300': '192.0.2.300' is not an IPv4 address or host name`],
     ["[iscsi]\nportals = 192.0.2.1:70000\n", "port '70000' is not 1 to 65535"],
     ["[md]\nsync-speed-min = 9\nsync-speed-max = 5\n", "sync-speed-min (9) is above sync-speed-max (5)"],
+    ["[md]\non-stale-iscsi = always\n", `${F}: [md] on-stale-iscsi: 'always' is not refuse, prefer-local or prefer-iscsi`],
+    ["[iscsi]\nreplacement-timeout = 1000\n", "'1000' is not a whole number from 1 to 600 (seconds)"],
     ["[log]\nsyslog = maybe\n", `${F}: [log] syslog: 'maybe' is not yes or no`],
     ["[log]\nfile = relative.log\n", "is not an absolute file path"],
     ["[attach]\ndeadline\n", `${F}: [attach] deadline: needs a value`],

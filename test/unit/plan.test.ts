@@ -28,17 +28,18 @@ const kinds = (steps: { kind: string }[]): string[] => steps.map((s) => s.kind);
 describe("planTarget", () => {
   it("discovers, sets the login limits, claims, logs in and finds the LUN on a fresh host", () => {
     const steps = planTarget(req(`lun1@${IQN}+l`), none);
-    expect(kinds(steps)).toEqual(["discover", "set-node", "set-node", "claim-target", "login", "find-lun"]);
+    expect(kinds(steps)).toEqual(["discover", "set-node", "set-node", "set-node", "claim-target", "login", "set-recovery", "find-lun"]);
+    expect(steps[3]).toMatchObject({ name: "node.session.timeo.replacement_timeout", value: "15" });
     expect(steps[1]).toMatchObject({ name: "node.conn[0].timeo.login_timeout", value: "5" });
     expect(steps[2]).toMatchObject({ name: "node.session.initial_login_retry_max", value: "1" });
-    expect(steps[3]).toMatchObject({ login: true });
+    expect(steps[4]).toMatchObject({ login: true });
   });
   it("skips discovery when the node record exists", () => {
-    expect(kinds(planTarget(req(IQN), { ...none, nodePortals: ["192.0.2.10:3260"] }))).toEqual(["set-node", "set-node", "claim-target", "login", "find-lun"]);
+    expect(kinds(planTarget(req(IQN), { ...none, nodePortals: ["192.0.2.10:3260"] }))).toEqual(["set-node", "set-node", "set-node", "claim-target", "login", "set-recovery", "find-lun"]);
   });
   it("rescans an existing session when the LUN is not visible, and does not log in again", () => {
-    expect(kinds(planTarget(req(`lun1@${IQN}`), { ...none, sessions: [3] }))).toEqual(["claim-target", "rescan", "find-lun"]);
-    expect(kinds(planTarget(req(`lun1@${IQN}`), { ...none, sessions: [3], lunVisible: true }))).toEqual(["claim-target", "find-lun"]);
+    expect(kinds(planTarget(req(`lun1@${IQN}`), { ...none, sessions: [3] }))).toEqual(["claim-target", "rescan", "set-recovery", "find-lun"]);
+    expect(kinds(planTarget(req(`lun1@${IQN}`), { ...none, sessions: [3], lunVisible: true }))).toEqual(["claim-target", "set-recovery", "find-lun"]);
   });
   it("needs discovery portals when there is no node record", () => {
     expect(() => planTarget(req(IQN, { config: DEFAULT_CONFIG }), none)).toThrow(`no iSCSI node record for ${IQN} and no discovery portals in the config ([iscsi] portals)`);
@@ -89,13 +90,33 @@ describe("planMirror", () => {
   });
 });
 
+describe("planMirror and the direction guard", () => {
+  const stale = { label: "l", spec: "x", since: "2026-11-21T06:00:00Z", reason: "the array was stopped while its iSCSI leg was faulty" };
+  it("refuses by default, naming what happened and what to do", () => {
+    expect(() => planMirror(req(`${IQN}+l`), { records: [], foreignArray: null, stale })).toThrow(RefusedError);
+    expect(() => planMirror(req(`${IQN}+l`), { records: [], foreignArray: null, stale })).toThrow(/only current data since 2026-11-21T06:00:00Z \(the array was stopped.*--prefer-local.*--prefer-iscsi/);
+  });
+  it("prefer-local builds from the local leg and adds the iSCSI leg", () => {
+    const steps = planMirror(req(`${IQN}+l`, { prefer: "prefer-local" }), { records: [], foreignArray: null, stale });
+    expect(steps.filter((x) => x.kind === "md-build" || x.kind === "md-add")).toEqual([
+      { kind: "md-build", label: "l", first: "local" },
+      { kind: "md-add", label: "l", leg: "iscsi" },
+    ]);
+  });
+  it("prefer-iscsi (here from the config) builds as usual and clears the guard", () => {
+    const steps = planMirror(req(`${IQN}+l`, { config: { ...DEFAULT_CONFIG, onStaleIscsi: "prefer-iscsi" } }), { records: [], foreignArray: null, stale });
+    expect(kinds(steps)).toEqual(["check-local", "md-build", "md-add", "clear-stale", "publish"]);
+    expect(steps[1]).toMatchObject({ first: "iscsi" });
+  });
+});
+
 describe("validateRequest and undo", () => {
   it("rejects both legs MISSING", () => {
     expect(() => validateRequest(req("MISSING+l", { local: null }))).toThrow(UserError);
   });
   it("registers undo for claims and builds only", () => {
     expect(undoOf({ kind: "claim-target", iqn: IQN, login: true })).toEqual({ kind: "release-target", iqn: IQN });
-    expect(undoOf({ kind: "md-build", label: "l", iscsi: true, local: false })).toEqual({ kind: "stop-array", label: "l" });
+    expect(undoOf({ kind: "md-build", label: "l", first: "iscsi" })).toEqual({ kind: "stop-array", label: "l" });
     expect(undoOf({ kind: "login", iqn: IQN })).toBeNull();
   });
 });

@@ -137,6 +137,8 @@ function iscsiadm() {
           const sid = w.nextSid++;
           w.sessions[sid] = { iqn, portal: p, host: w.nextHost++ };
           write(R(`sys/class/iscsi_session/session${sid}/targetname`), iqn);
+          write(R(`sys/class/iscsi_session/session${sid}/state`), "LOGGED_IN");
+          write(R(`sys/class/iscsi_session/session${sid}/recovery_tmo`), node.settings["node.session.timeo.replacement_timeout"] ?? "120");
           out(`Login to [iface: default, target: ${iqn}, portal: ${p}] successful.\n`);
           if (w.deviceDelayMs > 0) {
             spawn(process.execPath, [process.argv[1], "_appear", String(sid), String(w.deviceDelayMs)], { detached: true, stdio: "ignore", env: process.env }).unref();
@@ -164,13 +166,13 @@ function devOf(p) {
 }
 
 function mdadm() {
-  const verb = args[0] === "--build" ? "build" : args[0] === "--stop" ? "stop" : args[1] === "--add" ? "add" : "?";
+  const verb = args[0] === "--build" ? "build" : args[0] === "--stop" ? "stop" : args[1] === "--add" ? "add" : args[1] === "--remove" ? "remove" : "?";
   fault(verb);
   lock();
   let code = 0;
   try {
     const w = load();
-    const mdArg = verb === "add" ? args[0] : args[1];
+    const mdArg = verb === "add" || verb === "remove" ? args[0] : args[1];
     if (verb === "build") {
       const members = args.slice(2).filter((a) => !a.startsWith("--"));
       const wm = args.indexOf("--write-mostly");
@@ -209,11 +211,19 @@ function mdadm() {
       fs.rmSync(mdArg, { force: true });
       fs.symlinkSync(w.udev ? `../${md}` : R(`dev/${md}`), mdArg);
       err(`mdadm: array ${unR(mdArg)} built and started.\n`);
-    } else if (verb === "add" || verb === "stop") {
+    } else if (verb === "add" || verb === "stop" || verb === "remove") {
       let md = null;
       try { const d = devOf(mdArg); if (d && d.major === 9) md = `md${d.minor}`; } catch { /* */ }
       if (!md || !w.md[md]) { err(`mdadm: error opening ${unR(mdArg)}: No such file or directory\n`); process.exit(1); }
-      if (verb === "add") {
+      if (verb === "remove") {
+        if (args[2] !== "failed") { err("fake mdadm: only --remove failed\n"); process.exit(2); }
+        for (const m of w.md[md].members.filter((x) => x.state.includes("faulty"))) {
+          fs.rmSync(R(`sys/block/${md}/slaves/${m.name}`), { recursive: true, force: true });
+          fs.rmSync(R(`sys/block/${md}/md/dev-${m.name}`), { recursive: true, force: true });
+          err(`mdadm: hot removed ${m.name} from ${unR(mdArg)}\n`);
+        }
+        w.md[md].members = w.md[md].members.filter((x) => !x.state.includes("faulty"));
+      } else if (verb === "add") {
         const dev = args[2];
         let d = null;
         try { d = devOf(dev); } catch { /* */ }
@@ -222,7 +232,7 @@ function mdadm() {
           err(`mdadm: Cannot open ${unR(dev)}: Device or resource busy\n`); process.exit(1);
         }
         const name = path.basename(fs.realpathSync(dev));
-        w.md[md].members.push({ name, ...d, state: "spare" });
+        w.md[md].members.push({ name, ...d, state: "spare", added: true });
         write(R(`sys/block/${md}/slaves/${name}/dev`), `${d.major}:${d.minor}`);
         write(R(`sys/block/${md}/md/dev-${name}/state`), "spare");
         write(R(`sys/block/${md}/md/sync_action`), "recover");

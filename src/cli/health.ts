@@ -1,0 +1,72 @@
+import { EXIT, UserError } from "../core/errors";
+import type { AttachmentRecord } from "../core/records";
+import { formatSpec, LABEL_RE, parseSpec } from "../core/spec";
+import { heal } from "../engine/heal";
+import { monitor } from "../engine/monitor";
+import { healthOf } from "../engine/release";
+import { Deadline, sleepMs } from "../host/clock";
+import { loadContext, localLeg, type Context, type GlobalOptions } from "./context";
+
+async function findRecord(ctx: Context, what: string): Promise<AttachmentRecord> {
+  const records = await ctx.host.store.attachments();
+  const byLabel = LABEL_RE.test(what) && !what.includes(".") ? records.find((r) => r.label === what) : undefined;
+  if (byLabel) return byLabel;
+  const spec = LABEL_RE.test(what) ? null : parseSpec(what);
+  const r = spec ? records.find((x) => x.spec === formatSpec(spec)) : undefined;
+  if (!r) throw new UserError(`${what} is not attached (block-iscsimple status lists what is)`);
+  return r;
+}
+
+/** The local leg of a label as tab.conf says now (a replaced disk may have a new name). */
+function localFromTab(ctx: Context, label: string): string | null {
+  try {
+    return localLeg(ctx, parseSpec(`MISSING+${label}`)) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** `heal LABEL|SPEC [--wait]`: bring a failed leg back, report progress, optionally wait. */
+export async function healCommand(what: string, opts: GlobalOptions & { wait?: boolean }): Promise<number> {
+  const ctx = loadContext(opts, `heal ${what}`);
+  try {
+    const r = await findRecord(ctx, what);
+    const label = r.label as string;
+    const res = await heal(ctx.host, r, localFromTab(ctx, label), ctx.config, new Deadline(ctx.config.deadlineS * 1000));
+    const say = (s: string): boolean => process.stdout.write(`${s}\n`);
+    if (res.actions.length === 0) say(`${label}: nothing to heal`);
+    for (const a of res.actions) say(`${label}: ${a}`);
+    let h = res.health;
+    for (;;) {
+      const show = (l: typeof h.iscsi): string => (l.state === "recovering" && l.progress !== null ? `recovering ${l.progress.toFixed(1)}%` : l.state);
+      say(`${label}: iSCSI leg ${show(h.iscsi)}, local leg ${show(h.local)}; current data: ${h.current}`);
+      if (!opts.wait || (h.iscsi.state !== "recovering" && h.local.state !== "recovering")) break;
+      await sleepMs(2000);
+      const now = await healthOf(ctx.host, (await ctx.host.store.getAttachment(r.id)) ?? r);
+      if (!now) throw new UserError(`the array of ${label} went away while healing`, EXIT.failed);
+      h = now.health;
+    }
+    if (h.iscsi.state === "in_sync" && (await ctx.host.guard.clear(label))) say(`${label}: the iSCSI leg is in sync: the direction guard is cleared`);
+    if (h.warning) say(`WARNING: ${h.warning}`);
+    return h.current === "both" || (opts.wait !== true && h.current !== "none") ? EXIT.ok : EXIT.failed;
+  } finally {
+    await ctx.log.close();
+  }
+}
+
+/** `monitor [--once]`: watch our arrays, heal them, until SIGTERM. */
+export async function monitorCommand(opts: GlobalOptions & { once?: boolean }): Promise<number> {
+  const ctx = loadContext(opts, "monitor");
+  let stopping = false;
+  const stop = (): void => {
+    stopping = true;
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  try {
+    await monitor(ctx.host, ctx.config, { once: opts.once ?? false, stop: () => stopping, localOf: (label) => localFromTab(ctx, label) });
+    return EXIT.ok;
+  } finally {
+    await ctx.log.close();
+  }
+}

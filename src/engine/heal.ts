@@ -1,0 +1,91 @@
+import { EXIT, UserError } from "../core/errors";
+import { NODE_SETTINGS } from "../core/plan";
+import type { Config } from "../core/config";
+import type { Health } from "../core/health";
+import type { AttachmentRecord } from "../core/records";
+import { pollUntil, type Deadline } from "../host/clock";
+import { diskLockName, targetLockName } from "../host/locks";
+import { shown } from "../host/paths";
+import { statBlock } from "../host/sysfs";
+import type { Host } from "./host";
+import { devRef, healthOf } from "./release";
+
+export interface HealResult {
+  readonly actions: readonly string[];
+  readonly health: Health;
+}
+
+const broken = (state: string): boolean => state === "faulty" || state === "missing";
+
+/**
+ * Brings a failed leg back into an array of ours. The iSCSI leg: once its session is logged in
+ * again (re-login if it is gone), the failed member is removed and the LUN's device added back,
+ * write-mostly, so that md copies local -> iSCSI. The local leg: the (replaced) device of tab.conf is
+ * added back and rebuilt from iSCSI. Idempotent: a healthy or recovering array is left alone.
+ */
+export async function heal(host: Host, r: AttachmentRecord, localPath: string | null, config: Config, deadline: Deadline): Promise<HealResult> {
+  if (r.label === null) throw new UserError(`${r.spec} has no mirror to heal`);
+  const unlock = await host.locks.take(diskLockName(r), deadline);
+  try {
+    const first = await healthOf(host, r);
+    if (!first) throw new UserError(`${r.spec}: no array of block-iscsimple is running for it`, EXIT.failed);
+    const { array } = first;
+    const actions: string[] = [];
+    let record = r;
+    if (r.iqn !== null && broken(first.health.iscsi.state)) {
+      const iqn = r.iqn;
+      await ensureSession(host, iqn, config, deadline);
+      const lun = await host.iscsi.waitLun(iqn, r.lun, deadline);
+      if (!lun) throw new Error(`lun${r.lun} of ${iqn} is not back (session logged in, but no device)`);
+      if (first.health.iscsi.state === "faulty") await host.md.removeFailed(array, deadline);
+      await host.md.addTo(array, lun.path, deadline);
+      await host.md.setWriteMostly(array, lun.dev);
+      record = { ...record, iscsi: devRef(lun.path, lun.name, lun.dev) };
+      await host.guard.mark(r.label, r.spec, "the iSCSI leg is being rebuilt from the local leg");
+      actions.push(`re-added the iSCSI leg ${shown(host.paths, lun.path)} (write-mostly): md copies local -> iSCSI`);
+    }
+    if (r.local !== null && broken(first.health.local.state)) {
+      const dev = localPath ?? r.local.path;
+      const st = await statBlock(dev);
+      if (!st) throw new UserError(`the local leg ${shown(host.paths, dev)} of ${r.label} is not a block device: replace it first`);
+      if (first.health.local.state === "faulty") await host.md.removeFailed(array, deadline);
+      await host.md.addTo(array, dev, deadline);
+      record = { ...record, local: devRef(dev, dev.split("/").pop() as string, st) };
+      actions.push(`re-added the local leg ${shown(host.paths, dev)}: md rebuilds it from iSCSI`);
+    }
+    if (record !== r) await host.store.putAttachment(record);
+    const now = await healthOf(host, record);
+    if (!now) throw new Error(`the array of ${r.label} went away`);
+    if (now.health.iscsi.state === "in_sync" && (await host.guard.clear(r.label))) {
+      actions.push("the iSCSI leg is in sync: the direction guard is cleared");
+    }
+    for (const a of actions) host.log.step(`heal ${r.label}: ${a}`);
+    return { actions, health: now.health };
+  } finally {
+    await unlock();
+  }
+}
+
+/** A logged-in session to IQN: wait for open-iscsi to recover it, or log in again when none is left. */
+async function ensureSession(host: Host, iqn: string, config: Config, deadline: Deadline): Promise<void> {
+  const loggedIn = async (): Promise<true | null> => {
+    for (const sid of await host.iscsi.sessions(iqn)) if ((await host.iscsi.sessionState(sid)) === "LOGGED_IN") return true;
+    return null;
+  };
+  if (await loggedIn()) return;
+  if ((await host.iscsi.sessions(iqn)).length === 0) {
+    const unlock = await host.locks.take(targetLockName(iqn), deadline);
+    try {
+      await host.iscsi.setNode(iqn, NODE_SETTINGS.loginTimeout, String(config.loginTimeoutS), deadline);
+      await host.iscsi.setNode(iqn, NODE_SETTINGS.loginRetries, String(config.loginRetries), deadline);
+      await host.iscsi.setNode(iqn, NODE_SETTINGS.replacementTimeout, String(config.replacementTimeoutS), deadline);
+      await host.iscsi.login(iqn, deadline);
+    } finally {
+      await unlock();
+    }
+  }
+  if (!(await pollUntil(loggedIn, deadline, 500))) {
+    const states = await Promise.all((await host.iscsi.sessions(iqn)).map(async (sid) => `session ${sid} ${(await host.iscsi.sessionState(sid)) ?? "?"}`));
+    throw new Error(`the target ${iqn} is not reachable yet (${states.join(", ") || "no session"}); heal again when it is`);
+  }
+}

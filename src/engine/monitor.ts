@@ -1,0 +1,54 @@
+import { errorMessage } from "../core/errors";
+import type { Config } from "../core/config";
+import { Deadline, sleepMs } from "../host/clock";
+import type { Host } from "./host";
+import { heal } from "./heal";
+import { healthOf } from "./release";
+
+/**
+ * Watches our arrays (and only ours: the attachment records) by polling sysfs, one line per event.
+ * When the iSCSI leg fails it records that the local leg is the only current copy; when the
+ * target is back it heals; when the iSCSI leg is in sync again it clears that record.
+ */
+export async function monitor(host: Host, config: Config, opts: { once: boolean; stop: () => boolean; localOf: (label: string) => string | null }): Promise<void> {
+  const last = new Map<string, string>();
+  host.log.step(`monitoring every ${config.monitorIntervalS} s`);
+  for (;;) {
+    for (const r of await host.store.attachments()) {
+      if (r.label === null || r.device === null) continue;
+      try {
+        const now = await healthOf(host, r);
+        if (!now) continue;
+        const { health } = now;
+        const key = `${health.iscsi.state}/${health.local.state}`;
+        if (last.get(r.id) !== key) {
+          if (last.has(r.id) || key !== "in_sync/in_sync") {
+            host.log.step(`${r.label}: iSCSI leg ${health.iscsi.state}, local leg ${health.local.state}${health.warning ? `: ${health.warning}` : ""}`);
+          }
+          last.set(r.id, key);
+        }
+        if (health.current === "local" && r.iqn !== null) {
+          if (await host.guard.mark(r.label, r.spec, `the iSCSI leg was ${health.iscsi.state}`)) host.log.warn(`${r.label}: the local leg holds the only current data`);
+          // heal only once open-iscsi has the session back (or has none left to wait for): a heal
+          // that waits for an absent target would hold the monitor for a whole deadline
+          const sessions = await host.iscsi.sessions(r.iqn);
+          const states = await Promise.all(sessions.map((sid) => host.iscsi.sessionState(sid)));
+          if (health.iscsi.state !== "recovering" && (sessions.length === 0 || states.includes("LOGGED_IN"))) {
+            const res = await heal(host, r, opts.localOf(r.label), config, new Deadline(config.deadlineS * 1000)).catch((err: unknown) => {
+              host.log.step(`${r.label}: not healed yet: ${errorMessage(err)}`);
+              return null;
+            });
+            if (res && res.actions.length > 0) host.log.step(`${r.label}: healing: ${res.actions.join("; ")}`);
+          }
+        } else if (health.iscsi.state === "in_sync" && (await host.guard.clear(r.label))) {
+          host.log.step(`${r.label}: healed: the iSCSI leg is in sync again`);
+        }
+      } catch (err) {
+        host.log.warn(`${r.label}: ${errorMessage(err)}`);
+      }
+    }
+    if (opts.once || opts.stop()) return;
+    for (let t = 0; t < config.monitorIntervalS * 10 && !opts.stop(); t++) await sleepMs(100);
+    if (opts.stop()) return;
+  }
+}

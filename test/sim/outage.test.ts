@@ -1,0 +1,216 @@
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { IQN, SimHost, waitFor, type SimOptions } from "./simhost";
+
+let hosts: SimHost[] = [];
+function sim(o?: SimOptions): SimHost {
+  const h = new SimHost(o);
+  hosts.push(h);
+  return h;
+}
+afterAll(() => {
+  for (const h of hosts) h.cleanup();
+  hosts = [];
+});
+
+const SPEC = `lun1@${IQN}+my-vm-disk`;
+const guardFile = (h: SimHost): string => h.file("var/lib/block-iscsimple/stale/my-vm-disk.json");
+
+async function attached(h: SimHost, domid = 4): Promise<string> {
+  const be = h.backend(domid, 51712, SPEC);
+  const r = await h.run(["add"], { xenbus: be });
+  expect(r.code, r.stderr).toBe(0);
+  return be;
+}
+
+describe("fast failover", () => {
+  it.concurrent("sets the replacement timeout on the node record before login, and on the session", async () => {
+    const h = sim({ config: "[iscsi]\nreplacement-timeout = 12\n" });
+    await attached(h);
+    expect(h.world().nodes[IQN]?.settings["node.session.timeo.replacement_timeout"]).toBe("12");
+    const updates = h.calls().filter((c) => c.startsWith("iscsiadm update"));
+    const login = h.calls().findIndex((c) => c.startsWith("iscsiadm login"));
+    expect(updates.some((c) => c.includes("replacement_timeout -v 12"))).toBe(true);
+    expect(h.calls().findIndex((c) => c.includes("replacement_timeout"))).toBeLessThan(login);
+    expect(readFileSync(h.file("sys/class/iscsi_session/session1/recovery_tmo"), "utf8").trim()).toBe("12");
+  });
+  it.concurrent("defaults to 15 s and validates the value", async () => {
+    const h = sim();
+    await attached(h);
+    expect(h.world().nodes[IQN]?.settings["node.session.timeo.replacement_timeout"]).toBe("15");
+    const bad = sim({ config: "[iscsi]\nreplacement-timeout = 0\n" });
+    const r = await bad.run(["add", SPEC]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/\[iscsi\] replacement-timeout: '0' is not a whole number from 1 to 600/);
+  });
+});
+
+describe("health, heal and the monitor", () => {
+  it.concurrent("status warns when the iSCSI leg failed; heal re-adds it write-mostly once the target is back; idempotent", async () => {
+    const h = sim({ config: "[attach]\ndeadline = 3\n[iscsi]\nlogin-timeout = 1\n" });
+    await attached(h);
+    h.finishRecovery("my-vm-disk");
+    h.failLeg("my-vm-disk", "iscsi");
+    h.sessionState(IQN, "FAILED");
+    const st = await h.run(["status"]);
+    expect(st.stdout).toMatch(/health {3}iSCSI leg faulty, local leg in_sync; current data: local/);
+    expect(st.stdout).toMatch(/WARNING {2}the iSCSI leg of my-vm-disk is faulty: only the local leg is current. Do not migrate this VM/);
+    const js = JSON.parse((await h.run(["status", "--json"])).stdout) as { attachments: { health: { current: string; warning: string } }[] };
+    expect(js.attachments[0]?.health.current).toBe("local");
+    // the target is still away: a clear error, nothing changed
+    const early = await h.run(["heal", "my-vm-disk"]);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/the target .* is not reachable yet \(session 1 FAILED\); heal again when it is/);
+    expect(h.legs("my-vm-disk")).toEqual(["iscsi:faulty", "local:in_sync"]);
+    // the target is back
+    h.sessionState(IQN, "LOGGED_IN");
+    const healed = await h.run(["heal", "my-vm-disk"]);
+    expect(healed.code, healed.stderr).toBe(0);
+    expect(healed.stdout).toMatch(/re-added the iSCSI leg \/dev\/sd\S+ \(write-mostly\): md copies local -> iSCSI/);
+    expect(h.calls().filter((c) => c.startsWith("mdadm remove") || c.startsWith("mdadm add")).slice(-2)).toEqual([
+      expect.stringMatching(/^mdadm remove \S+\/dev\/md127 --remove failed$/),
+      expect.stringMatching(/^mdadm add \S+\/dev\/md127 --add \S+\/dev\/sd\S+$/),
+    ]);
+    expect(readFileSync(h.file(`sys/block/md127/md/dev-${h.world().md.md127!.members.at(-1)!.name}/state`), "utf8")).toBe("writemostly\n");
+    expect(existsSync(guardFile(h))).toBe(true);
+    const again = await h.run(["heal", "my-vm-disk"]);
+    expect(again.stdout).toMatch(/my-vm-disk: nothing to heal/);
+    h.finishRecovery("my-vm-disk");
+    const done = await h.run(["heal", "my-vm-disk", "--wait"]);
+    expect(done.code).toBe(0);
+    expect(done.stdout).toMatch(/the direction guard is cleared/);
+    expect(existsSync(guardFile(h))).toBe(false);
+  });
+
+  it.concurrent("a failed local leg: the VM runs on iSCSI, status says so, heal re-adds the (replaced) local disk", async () => {
+    const h = sim();
+    await attached(h);
+    h.finishRecovery("my-vm-disk");
+    h.failLeg("my-vm-disk", "local");
+    const st = await h.run(["status"]);
+    expect(st.stdout).toMatch(/iSCSI leg in_sync, local leg faulty; current data: iscsi/);
+    expect(st.stdout).not.toMatch(/WARNING/);
+    const r = await h.run(["heal", SPEC]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/re-added the local leg \/dev\/vg0\/my-vm-disk: md rebuilds it from iSCSI/);
+    expect(existsSync(guardFile(h))).toBe(false);
+  });
+
+  it.concurrent("heal of something not attached is a clear error", async () => {
+    const h = sim();
+    const r = await h.run(["heal", "my-vm-disk"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/my-vm-disk is not attached/);
+  });
+
+  it.concurrent("the monitor records the failure, heals when the target is back, clears the guard once in sync; other arrays untouched", async () => {
+    const h = sim();
+    await attached(h);
+    h.finishRecovery("my-vm-disk");
+    h.setWorld((w) => {
+      w.md.md100 = { label: "not-ours", members: [{ name: "sdz", major: 8, minor: 999, state: "faulty" }] };
+    });
+    h.failLeg("my-vm-disk", "iscsi");
+    h.sessionState(IQN, "FAILED");
+    expect((await h.run(["monitor", "--once"])).code).toBe(0);
+    expect(existsSync(guardFile(h))).toBe(true);
+    expect(h.legs("my-vm-disk")).toEqual(["iscsi:faulty", "local:in_sync"]);
+    h.sessionState(IQN, "LOGGED_IN");
+    expect((await h.run(["monitor", "--once"])).code).toBe(0);
+    expect(h.legs("my-vm-disk")).toEqual(["iscsi:spare", "local:in_sync"]);
+    h.finishRecovery("my-vm-disk");
+    expect((await h.run(["monitor", "--once"])).code).toBe(0);
+    expect(existsSync(guardFile(h))).toBe(false);
+    expect(h.calls().filter((c) => c.includes("md100"))).toEqual([]);
+    // logger finishes writing on its own, after the monitor exits
+    const syslog = (): string => (existsSync(h.file("fake/syslog.log")) ? readFileSync(h.file("fake/syslog.log"), "utf8") : "");
+    await waitFor(() => /my-vm-disk: healed: the iSCSI leg is in sync again/.test(syslog()), 5000);
+    expect(syslog()).toMatch(/my-vm-disk: iSCSI leg faulty, local leg in_sync/);
+  });
+
+  it.concurrent("the monitor stops on SIGTERM", async () => {
+    const h = sim({ config: "[monitor]\ninterval = 1\n" });
+    const child = h.start(["monitor"]);
+    await new Promise((r) => setTimeout(r, 1500));
+    const code = new Promise((r) => child.on("exit", (c) => r(c)));
+    child.kill("SIGTERM");
+    expect(await code).toBe(0);
+  });
+});
+
+describe("the direction guard", () => {
+  it.concurrent("stopped while the iSCSI leg is faulty: recorded across a reboot; add refuses; --prefer-local rebuilds iSCSI from local", async () => {
+    const h = sim();
+    const be = await attached(h);
+    h.finishRecovery("my-vm-disk");
+    h.failLeg("my-vm-disk", "iscsi");
+    expect((await h.run(["remove"], { xenbus: be })).code).toBe(0);
+    const g = JSON.parse(readFileSync(guardFile(h), "utf8")) as { reason: string };
+    expect(g.reason).toMatch(/stopped while its iSCSI leg was faulty/);
+    // reboot: /run is empty again, /var/lib is kept
+    rmSync(h.file("run"), { recursive: true, force: true });
+    h.setWorld((w) => {
+      for (const k of Object.keys(w.xenstore)) if (k.includes("/local/domain/0/backend")) delete w.xenstore[k];
+    });
+    const be2 = h.backend(7, 51712, SPEC);
+    const refused = await h.run(["add"], { xenbus: be2 });
+    expect(refused.code).toBe(1);
+    expect(h.xs(`${be2}/hotplug-error`)).toMatch(/the local leg of my-vm-disk holds the only current data since .*--prefer-local/);
+    expect(Object.keys(h.world().md)).toEqual([]);
+    expect(h.leftovers()).toEqual([]);
+    const manual = await h.run(["add", "--prefer-local", SPEC]);
+    expect(manual.code, manual.stderr).toBe(0);
+    expect(h.calls().find((c) => c.startsWith("mdadm build") && c.includes("+") === false && c.endsWith("missing"))).toMatch(/--raid-devices=2 \S+\/dev\/vg0\/my-vm-disk missing$/);
+    expect(h.calls().filter((c) => c.startsWith("mdadm add")).at(-1)).toMatch(/--add \S+\/dev\/sd\S+$/);
+    expect(existsSync(guardFile(h))).toBe(true);
+    expect((await h.run(["status"])).stdout).toMatch(/iSCSI leg recovering.*current data: local/);
+    h.finishRecovery("my-vm-disk");
+    expect((await h.run(["remove", SPEC])).code).toBe(0);
+    expect(existsSync(guardFile(h))).toBe(false);
+    expect(h.leftovers()).toEqual([]);
+  });
+
+  it.concurrent("--prefer-iscsi discards the local data; on-stale-iscsi = prefer-local works for xl", async () => {
+    const h = sim();
+    const be = await attached(h);
+    h.finishRecovery("my-vm-disk");
+    h.failLeg("my-vm-disk", "iscsi");
+    await h.run(["remove"], { xenbus: be });
+    const r = await h.run(["add", "--prefer-iscsi", SPEC]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(guardFile(h))).toBe(false);
+    expect(h.calls().filter((c) => c.startsWith("mdadm build")).at(-1)).toMatch(/missing --write-mostly \S+\/dev\/sd\S+$/);
+    expect((await h.run(["add", "--prefer-iscsi", "--prefer-local", SPEC])).code).toBe(2);
+    await h.run(["remove", SPEC]);
+
+    const x = sim({ config: "[md]\non-stale-iscsi = prefer-local\n" });
+    const be3 = await attached(x);
+    x.finishRecovery("my-vm-disk");
+    x.failLeg("my-vm-disk", "iscsi");
+    await x.run(["remove"], { xenbus: be3 });
+    x.setWorld((w) => {
+      for (const k of Object.keys(w.xenstore)) if (k.includes("physical-device") || k.includes("hotplug")) delete w.xenstore[k];
+    });
+    const again = await x.run(["add"], { xenbus: be3 });
+    expect(again.code, again.stderr).toBe(0);
+    expect(x.legs("my-vm-disk")).toEqual(["iscsi:spare", "local:in_sync"]);
+    expect(x.calls().filter((c) => c.startsWith("mdadm build")).at(-1)).toMatch(/\/dev\/vg0\/my-vm-disk missing$/);
+  });
+
+  it.concurrent("stopped while in sync: no guard; check shows the refusal without changing anything", async () => {
+    const h = sim();
+    const be = await attached(h);
+    h.finishRecovery("my-vm-disk");
+    await h.run(["remove"], { xenbus: be });
+    expect(existsSync(guardFile(h))).toBe(false);
+    const g = sim();
+    const b2 = await attached(g);
+    g.finishRecovery("my-vm-disk");
+    g.failLeg("my-vm-disk", "iscsi");
+    await g.run(["remove"], { xenbus: b2 });
+    const c = await g.run(["check", SPEC]);
+    expect(c.code).toBe(2);
+    expect(c.stdout).toMatch(/ERROR the local leg of my-vm-disk holds the only current data/);
+    expect((await g.run(["status"])).stdout).toMatch(/STALE {4}my-vm-disk: the local leg holds the only current data since/);
+  });
+});
