@@ -27,6 +27,7 @@ install -m 0644 debian/README.Debian "$D/README.Debian"
 # a native package (no Debian revision): the changelog is changelog.gz
 gzip -n -9 -c debian/changelog > "$D/changelog.gz"; chmod 0644 "$D/changelog.gz"
 install -D -m 0644 debian/lintian-overrides "$R/usr/share/lintian/overrides/block-iscsimple"
+install -D -m 0644 debian/block-iscsimple-monitor.service "$R/lib/systemd/system/block-iscsimple-monitor.service"
 
 # the libraries the executable links to, as dpkg-shlibdeps sees them
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
@@ -38,7 +39,7 @@ mkdir -p "$R/DEBIAN"
 SIZE=$(find "$R" -path "$R/DEBIAN" -prune -o \( -type f -o -type l \) -printf '%s\n' | awk '{k += int(($1 + 1023) / 1024)} END {print k}')
 sed -e "s/@VERSION@/$VERSION/" -e "s/@SIZE@/$SIZE/" -e "s/@SHLIBS@/$SHLIBS/" debian/control > "$R/DEBIAN/control"
 install -m 0644 debian/conffiles "$R/DEBIAN/conffiles"
-install -m 0755 debian/postrm "$R/DEBIAN/postrm"
+for s in postinst prerm postrm; do install -m 0755 "debian/$s" "$R/DEBIAN/$s"; done
 (cd "$R" && find . -path ./DEBIAN -prune -o -type f -printf '%P\n' | LC_ALL=C sort | xargs md5sum) > "$R/DEBIAN/md5sums"
 chmod 0644 "$R/DEBIAN/md5sums"
 find "$R" -newermt "@$SOURCE_DATE_EPOCH" -print0 | xargs -0 touch -h -d "@$SOURCE_DATE_EPOCH"
