@@ -1,17 +1,9 @@
 import { chmodSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { afterAll, describe, expect, it } from "vitest";
-import { IQN, IQN2, SimHost, type SimOptions } from "./simhost";
+import { describe, expect, it } from "vitest";
+import { IQN, IQN2, type SimOptions } from "./simhost";
+import { useSimHosts } from "./use-sim";
 
-let hosts: SimHost[] = [];
-function sim(o?: SimOptions): SimHost {
-  const h = new SimHost(o);
-  hosts.push(h);
-  return h;
-}
-afterAll(() => {
-  for (const h of hosts) h.cleanup();
-  hosts = [];
-});
+const sim = useSimHosts();
 
 describe("hotplug cases", () => {
   it.concurrent("a plain iSCSI disk without label gets the LUN's own device", async () => {

@@ -1,17 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { afterAll, describe, expect, it } from "vitest";
-import { IQN, SimHost, waitFor, type Fault, type SimOptions } from "./simhost";
+import { describe, expect, it } from "vitest";
+import { IQN, SimHost, waitFor, type Fault } from "./simhost";
+import { useSimHosts } from "./use-sim";
 
-let hosts: SimHost[] = [];
-function sim(o?: SimOptions): SimHost {
-  const h = new SimHost(o);
-  hosts.push(h);
-  return h;
-}
-afterAll(() => {
-  for (const h of hosts) h.cleanup();
-  hosts = [];
-});
+const sim = useSimHosts();
 
 const CONFIG = "[iscsi]\nportals = 192.0.2.10\nlogin-timeout = 2\nlogin-retries = 1\n[attach]\ndeadline = 8\n[md]\nsync-speed-max = 50000\n";
 const SPEC = `lun1@${IQN}+my-vm-disk`;

@@ -1,16 +1,8 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { IQN, SimHost } from "./simhost";
+import { describe, expect, it } from "vitest";
+import { IQN } from "./simhost";
+import { useSimHosts } from "./use-sim";
 
-let hosts: SimHost[] = [];
-function sim(...a: ConstructorParameters<typeof SimHost>): SimHost {
-  const h = new SimHost(...a);
-  hosts.push(h);
-  return h;
-}
-afterEach(() => {
-  for (const h of hosts) h.cleanup();
-  hosts = [];
-});
+const sim = useSimHosts();
 
 describe("hotplug: the seed's two-LUN VM", () => {
   it("adds lun0 and lun1 of one target in parallel, writes hex physical-device, removes in either order", async () => {

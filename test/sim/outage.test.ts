@@ -1,17 +1,9 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
-import { afterAll, describe, expect, it } from "vitest";
-import { IQN, SimHost, waitFor, type SimOptions } from "./simhost";
+import { describe, expect, it } from "vitest";
+import { IQN, SimHost, waitFor } from "./simhost";
+import { useSimHosts } from "./use-sim";
 
-let hosts: SimHost[] = [];
-function sim(o?: SimOptions): SimHost {
-  const h = new SimHost(o);
-  hosts.push(h);
-  return h;
-}
-afterAll(() => {
-  for (const h of hosts) h.cleanup();
-  hosts = [];
-});
+const sim = useSimHosts();
 
 const SPEC = `lun1@${IQN}+my-vm-disk`;
 const guardFile = (h: SimHost): string => h.file("var/lib/block-iscsimple/stale/my-vm-disk.json");
