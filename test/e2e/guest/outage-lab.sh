@@ -1,0 +1,139 @@
+#!/bin/bash
+# The lab's outage scenarios, in a Xen dom0: a domU writes numbered records while the iSCSI portal
+# goes away (tgtd is killed, then started again on the same LUN files), or while the local leg
+# fails (a device-mapper device switched to the error target). Prints PASS/FAIL and LAB-NUMBERS.
+set -u
+. /lab/test/e2e/guest/common.sh
+T_START=$(now)
+. /lab/test/e2e/guest/xen-common.sh
+start_xen
+start_target
+RT=${LAB_REPLACEMENT:-8}
+LAB_SPEED=40000 install_program
+sed -i "s/^login-retries = 1/login-retries = 1\nreplacement-timeout = $RT/" /etc/xen/scripts/block-iscsimple.conf
+cat /etc/xen/scripts/block-iscsimple.conf | sed 's/^/  conf: /'
+HOTLOG=/var/log/xen/xen-hotplug.log
+TGTPID=$(pidof tgtd)
+D1=$(disk xvda "lun1@$IQN1+lab-disk")
+
+portal_down() { kill -9 $(pidof tgtd); echo "[$(now)s] portal down (tgtd killed)"; }
+portal_up() {
+  tgtd --iscsi portal=127.0.0.1:3260
+  for _ in $(seq 50); do tgtadm --lld iscsi --op show --mode sys >/dev/null 2>&1 && break; sleep 0.2; done
+  tgtadm --lld iscsi --op new --mode target --tid 1 -T $IQN1
+  tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b $SRV/vm1-lun1.img
+  tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 2 -b $SRV/vm1-lun2.img
+  tgtadm --lld iscsi --op bind --mode target --tid 1 -I ALL
+  echo "[$(now)s] portal up again"
+}
+md_iscsi_faulty() { grep -q '(W)(F)\|(F)(W)' /proc/mdstat || grep -qE 'sd[a-z]+\[[0-9]+\]\(W\)\(F\)' /proc/mdstat; }
+leg_faulty() { grep -q '(F)' /proc/mdstat; }
+in_sync() { block-iscsimple status | grep -q 'current data: both'; }
+records() { console "$1" | sed -n 's/.*records n=\([0-9]*\) ok=\([0-9]*\) maxgap=\([0-9.]*\)s.*/\1 \2 \3/p'; }
+count_recs() { dd if="$1" bs=512 skip=4096 count=60000 status=none | tr -d '\000' | grep -ac '^REC '; }
+legs_identical() { cmp $SRV/vm1-lun1.img $SRV/local1.img; }
+
+# ---------------------------------------------------------------------------------------------
+step "outage 1: the portal goes away mid-write; the domU goes on; heal copies local -> iSCSI"
+cfg o1 "$D1" "domu.rec=75 domu.tag=o1"
+create o1
+check "o1: xl create succeeded" [ "$CRC" = 0 ]
+check "o1: the first resync (iSCSI -> local) finishes" wait_until 60 in_sync
+sleep 5
+T_DOWN=$(now); portal_down
+check "o1: md marks the iSCSI leg faulty (after the replacement timeout, $RT s)" wait_until 60 leg_faulty
+T_FAULTY=$(now); echo "  iSCSI leg faulty $(dt "$T_DOWN" "$T_FAULTY") s after the portal went away"
+grep -A3 '^md' /proc/mdstat | sed 's/^/  /'
+block-iscsimple status > /tmp/o1-status; sed 's/^/  /' /tmp/o1-status
+check "o1: status warns that only the local leg is current" grep -q 'WARNING  the iSCSI leg of lab-disk is faulty: only the local leg is current' /tmp/o1-status
+sleep 3
+portal_up
+T_HEAL=$(now)
+block-iscsimple heal lab-disk --wait > /tmp/o1-heal 2>&1; HRC=$?
+sed 's/^/  /' /tmp/o1-heal | tail -5
+check "o1: heal re-added the iSCSI leg and waited for the resync (local -> iSCSI)" eval "[ $HRC = 0 ] && grep -q 're-added the iSCSI leg' /tmp/o1-heal"
+HEAL_S=$(dt "$T_HEAL" "$(now)")
+check "o1: both legs in sync" in_sync
+check "o1: the domU finished" wait_until 150 gone o1
+console o1 | sed 's/^/  /'
+read -r N OK GAP <<< "$(records o1)"
+check "o1: every record the domU wrote reads back ($OK of $N)" [ -n "$N" ] && [ "$N" = "$OK" ] && [ "$N" -gt 0 ]
+check "o1: the longest stall (${GAP}s) is at most the replacement timeout ($RT s) plus 15 s" awk -v g="${GAP:-999}" -v t="$RT" 'BEGIN{exit !(g <= t + 15)}'
+check "o1: nothing left after the domU ended" wait_until 30 nothing_left
+check "o1: both legs are byte-identical" legs_identical
+check "o1: both legs hold all $N records" eval "[ \$(count_recs $SRV/vm1-lun1.img) -ge $N ] && [ \$(count_recs $SRV/local1.img) -ge $N ]"
+check "o1: no direction guard left (healed)" eval "[ ! -e /var/lib/block-iscsimple/stale/lab-disk.json ]"
+echo "LAB-NUMBERS outage-stall-s=$GAP faulty-after-s=$(dt "$T_DOWN" "$T_FAULTY") heal-resync-s=$HEAL_S records=$N lost=$((N - OK)) lun-mib=64"
+
+# ---------------------------------------------------------------------------------------------
+step "outage 2: the monitor heals by itself"
+block-iscsimple monitor > /tmp/monitor.out 2>&1 & MON=$!
+cfg o2 "$D1" "domu.rec=60 domu.tag=o2"
+create o2
+check "o2: xl create succeeded" [ "$CRC" = 0 ]
+wait_until 60 in_sync; sleep 3
+portal_down
+check "o2: md marks the iSCSI leg faulty" wait_until 60 leg_faulty
+check "o2: the monitor recorded that the local leg is the only current copy" wait_until 20 test -e /var/lib/block-iscsimple/stale/lab-disk.json
+portal_up
+check "o2: the monitor healed it: both legs in sync again, guard cleared" wait_until 90 eval "in_sync && [ ! -e /var/lib/block-iscsimple/stale/lab-disk.json ]"
+check "o2: the domU finished" wait_until 150 gone o2
+read -r N OK GAP <<< "$(records o2)"
+check "o2: every record reads back ($OK of $N)" [ -n "$N" ] && [ "$N" = "$OK" ]
+check "o2: nothing left; both legs byte-identical" eval "wait_until 30 nothing_left && legs_identical"
+kill $MON; wait $MON 2>/dev/null
+grep -E 'lab-disk' /var/log/xen/xen-hotplug.log | grep -E 'monitor|heal' | sed 's/^.*info: //' | tail -6 | sed 's/^/  /'
+
+# ---------------------------------------------------------------------------------------------
+step "outage 3: the domU stops before healing; the next start is refused; --prefer-local brings it up"
+cfg o3 "$D1" "domu.rec=30 domu.tag=o3"
+create o3
+wait_until 60 in_sync; sleep 3
+portal_down
+check "o3: md marks the iSCSI leg faulty" wait_until 60 leg_faulty
+check "o3: the domU finished on the local leg" wait_until 120 gone o3
+read -r N3 OK3 GAP3 <<< "$(records o3)"
+check "o3: the array was stopped; the guard recorded why" wait_until 30 eval "nothing_left && grep -q 'stopped while its iSCSI leg was faulty' /var/lib/block-iscsimple/stale/lab-disk.json"
+portal_up
+cfg o3b "$D1" "domu.verify=${N3:-0} domu.tag=o3"
+create o3b
+check "o3: the next xl create is refused with our message" eval "[ $CRC != 0 ] && grep -q 'the local leg of lab-disk holds the only current data' /tmp/o3b.out"
+grep -o 'block-iscsimple: .*' /tmp/o3b.out | head -1 | sed 's/^/  /'
+check "o3: nothing changed by the refusal" wait_until 30 nothing_left
+sed -i 's/^\[md\]/[md]\non-stale-iscsi = prefer-local/' /etc/xen/scripts/block-iscsimple.conf
+create o3b
+check "o3: with on-stale-iscsi = prefer-local, xl create succeeds" [ "$CRC" = 0 ]
+grep -A3 '^md' /proc/mdstat | sed 's/^/  /'
+check "o3: the iSCSI leg catches up (local -> iSCSI), the guard is cleared by heal --wait" eval "block-iscsimple heal lab-disk --wait >/tmp/o3-heal 2>&1 && in_sync && [ ! -e /var/lib/block-iscsimple/stale/lab-disk.json ]"
+check "o3: the domU finished" wait_until 120 gone o3b
+console o3b | sed 's/^/  /' 
+check "o3: every record written during the outage is there ($N3)" in_console o3b "verify n=$N3 ok=$N3"
+check "o3: nothing left; both legs byte-identical" eval "wait_until 30 nothing_left && legs_identical"
+sed -i '/^on-stale-iscsi/d' /etc/xen/scripts/block-iscsimple.conf
+
+# ---------------------------------------------------------------------------------------------
+step "outage 4: the local leg fails (device-mapper error target); the domU goes on with iSCSI"
+modprobe dm_mod
+SECTORS=$(blockdev --getsz $LOCAL1)
+dmsetup create lablocal --table "0 $SECTORS linear $LOCAL1 0"
+sed -i "s|^lab-disk .*|lab-disk /dev/mapper/lablocal|" /etc/xen/scripts/block-iscsimple-tab.conf
+cfg o4 "$D1" "domu.rec=40 domu.tag=o4"
+create o4
+check "o4: xl create succeeded" [ "$CRC" = 0 ]
+wait_until 60 in_sync; sleep 3
+dmsetup suspend lablocal; dmsetup reload lablocal --table "0 $SECTORS error"; dmsetup resume lablocal
+echo "[$(now)s] local leg now returns errors"
+check "o4: md marks the local leg faulty" wait_until 60 leg_faulty
+block-iscsimple status > /tmp/o4-status; sed 's/^/  /' /tmp/o4-status
+check "o4: status says the VM runs on the iSCSI leg" grep -q 'local leg faulty; current data: iscsi' /tmp/o4-status
+dmsetup suspend lablocal; dmsetup reload lablocal --table "0 $SECTORS linear $LOCAL1 0"; dmsetup resume lablocal
+check "o4: heal re-adds the replaced local disk" eval "block-iscsimple heal lab-disk --wait > /tmp/o4-heal 2>&1 && grep -q 're-added the local leg' /tmp/o4-heal && in_sync"
+check "o4: the domU finished" wait_until 120 gone o4
+read -r N OK GAP <<< "$(records o4)"
+check "o4: every record reads back ($OK of $N)" [ -n "$N" ] && [ "$N" = "$OK" ]
+check "o4: nothing left" wait_until 30 nothing_left
+dmsetup remove lablocal
+
+echo "LAB-NUMBERS outage-dom0-total-s=$(dt "$T_START" "$(now)")"
+echo "LAB-SUMMARY outage: $FAILED failed"
+[ "$FAILED" = 0 ]
