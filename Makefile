@@ -56,6 +56,8 @@ install: $(BIN)
 	ln -sfn $(PREFIX)/libexec/block-iscsimple/block-iscsimple $(DESTDIR)/etc/xen/scripts/block-iscsimple
 	for f in block-iscsimple.conf block-iscsimple-tab.conf; do \
 	  [ -e $(DESTDIR)/etc/xen/scripts/$$f ] || install -m 0644 etc/$$f $(DESTDIR)/etc/xen/scripts/$$f; done
+	[ -e $(DESTDIR)/etc/xen/scripts/block-iscsimple-chap.conf ] || \
+	  install -m 0600 etc/block-iscsimple-chap.conf $(DESTDIR)/etc/xen/scripts/block-iscsimple-chap.conf
 	install -D -m 0644 man/block-iscsimple.8 $(DESTDIR)$(PREFIX)/share/man/man8/block-iscsimple.8
 	install -D -m 0644 man/block-iscsimple-tab.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/block-iscsimple-tab.conf.5
 

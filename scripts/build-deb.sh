@@ -16,6 +16,7 @@ install -D -m 0755 "$BIN" "$R/usr/libexec/block-iscsimple/block-iscsimple"
 mkdir -p "$R/etc/xen/scripts"
 ln -s /usr/libexec/block-iscsimple/block-iscsimple "$R/etc/xen/scripts/block-iscsimple"
 install -m 0644 etc/block-iscsimple.conf etc/block-iscsimple-tab.conf "$R/etc/xen/scripts/"
+install -m 0600 etc/block-iscsimple-chap.conf "$R/etc/xen/scripts/"
 for m in man/*.[0-9]; do
   sec=${m##*.}
   install -D -m 0644 "$m" "$R/usr/share/man/man$sec/$(basename "$m")"

@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { chapFor, NO_CHAP, parseChap, type Chap, type ChapTable } from "../core/chap";
 import { DEFAULT_CONFIG, parseConfig, type Config } from "../core/config";
 import { UserError } from "../core/errors";
 import { lookupLabel, parseTab, type Tab } from "../core/tab";
@@ -48,6 +49,33 @@ export function loadContext(opts: GlobalOptions, context: string): Context {
   });
   for (const w of parsed.warnings) log.warn(w);
   return { paths, config, configFile, tabFile, warnings: parsed.warnings, log, host: makeHost(log, paths) };
+}
+
+/**
+ * The CHAP credentials file, if there is one. Secrets are read only from a file that root owns and
+ * that neither its group nor others can read.
+ */
+export function loadChap(ctx: Context): ChapTable {
+  const file = ctx.paths.chapFile;
+  let st;
+  try {
+    st = statSync(file);
+  } catch {
+    return NO_CHAP;
+  }
+  const name = shown(ctx.paths, file);
+  if (st.uid !== 0) throw new UserError(`${name}: refusing to read secrets from a file not owned by root (uid ${st.uid})`);
+  if ((st.mode & 0o077) !== 0) {
+    throw new UserError(`${name}: refusing to read secrets from a file that group or others can read (mode ${(st.mode & 0o777).toString(8)}): chmod 600 ${name}`);
+  }
+  return parseChap(readFileSync(file, "utf8"), name);
+}
+
+/** The CHAP settings of a spec's target and of discovery. */
+export function chapOf(ctx: Context, spec: TargetSpec): { chap: Chap | null; discoveryChap: Chap | null } {
+  if (spec.iqn === null) return { chap: null, discoveryChap: null };
+  const table = loadChap(ctx);
+  return { chap: chapFor(table, spec.iqn), discoveryChap: table.discovery };
 }
 
 export function loadTab(ctx: Context): Tab {

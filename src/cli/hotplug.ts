@@ -7,7 +7,7 @@ import { detach } from "../engine/detach";
 import { makeHost } from "../engine/host";
 import { Deadline } from "../host/clock";
 import { Log } from "../host/log";
-import { loadContext, localLeg, warnMissing, type Context } from "./context";
+import { chapOf, loadContext, localLeg, warnMissing, type Context } from "./context";
 
 const BACKEND_RE = /^(?:\/local\/domain\/0\/)?(backend\/vbd\/(\d{1,5})\/(\d{1,10}))$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -50,7 +50,7 @@ export async function hotplug(action: "add" | "remove", xenbusPath: string): Pro
     const local = localLeg(ctx, spec);
     warnMissing(ctx, spec, local);
     const owner: Owner = { kind: "xen", domid: b.domid, devid: b.devid, backend: b.backend, vm: vm !== null && UUID_RE.test(vm) ? vm : null };
-    const res = await attach(host, { id: attachmentId(owner, spec), spec, writable: mode.startsWith("w"), owner, local, config: ctx.config }, deadline);
+    const res = await attach(host, { id: attachmentId(owner, spec), spec, writable: mode.startsWith("w"), owner, local, config: ctx.config, ...chapOf(ctx, spec) }, deadline);
     host.log.step(res.again ? "already attached" : `connected ${res.devicePath} (${res.device})`);
     return EXIT.ok;
   } catch (err) {

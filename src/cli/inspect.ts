@@ -9,7 +9,9 @@ import { stepTitle } from "../engine/steps";
 import { Deadline } from "../host/clock";
 import { shown } from "../host/paths";
 import { describePath, statBlock } from "../host/sysfs";
-import { loadContext, loadTab, localLeg, type GlobalOptions } from "./context";
+import { initiatorProblem } from "../core/initiator";
+import { readText } from "../host/sysfs";
+import { chapOf, loadChap, loadContext, loadTab, localLeg, type GlobalOptions } from "./context";
 
 /** `status [--json]`: every attachment, its session, array and legs. */
 export async function status(opts: GlobalOptions & { json?: boolean }): Promise<number> {
@@ -39,6 +41,14 @@ export async function check(specs: readonly string[], opts: GlobalOptions): Prom
   ctx.log.configure({ syslog: false, file: null });
   const { paths, config } = ctx;
   out.push(`config ${shown(paths, ctx.configFile)}: ${ctx.warnings.length ? `${ctx.warnings.length} warning(s)` : "ok"}; deadline ${config.deadlineS} s, login ${config.loginTimeoutS} s x ${config.loginRetries + 1}, portals ${config.portals.join(" ") || "(none)"}`);
+  const initiator = initiatorProblem(await readText(paths.initiatorName));
+  if (initiator) out.push(`WARNING ${shown(paths, paths.initiatorName)}: ${initiator}`);
+  try {
+    const table = loadChap(ctx);
+    out.push(`chap ${shown(paths, paths.chapFile)}: ${table.targets.size} target(s)${table.discovery ? ", discovery" : ""}${table.fallback ? ", default" : ""}`);
+  } catch (err) {
+    problem(errorMessage(err));
+  }
   try {
     const tab = loadTab(ctx);
     out.push(`tab ${shown(paths, ctx.tabFile)}: ${tab.size} label(s)`);
@@ -60,7 +70,7 @@ export async function check(specs: readonly string[], opts: GlobalOptions): Prom
     try {
       const spec = parseSpec(text);
       const local = localLeg(ctx, spec);
-      const req = { id: attachmentId(owner, spec), spec, writable: true, owner, local, config };
+      const req = { id: attachmentId(owner, spec), spec, writable: true, owner, local, config, ...chapOf(ctx, spec) };
       validateRequest(req);
       const deadline = new Deadline(config.deadlineS * 1000);
       const steps: Step[] = [];

@@ -6,7 +6,7 @@ import { attach } from "../engine/attach";
 import { detach } from "../engine/detach";
 import { Deadline } from "../host/clock";
 import { shown } from "../host/paths";
-import { loadContext, localLeg, warnMissing, type GlobalOptions } from "./context";
+import { chapOf, loadContext, localLeg, warnMissing, type GlobalOptions } from "./context";
 
 const MANUAL: Owner = { kind: "manual" };
 
@@ -18,7 +18,7 @@ export async function manualAdd(specText: string, opts: GlobalOptions & { readOn
     const local = localLeg(ctx, spec);
     warnMissing(ctx, spec, local);
     const prefer: StalePolicy | null = opts.preferLocal ? "prefer-local" : opts.preferIscsi ? "prefer-iscsi" : null;
-    const req = { id: attachmentId(MANUAL, spec), spec, writable: !opts.readOnly, owner: MANUAL, local, config: ctx.config, prefer };
+    const req = { id: attachmentId(MANUAL, spec), spec, writable: !opts.readOnly, owner: MANUAL, local, config: ctx.config, prefer, ...chapOf(ctx, spec) };
     const res = await attach(ctx.host, req, new Deadline(ctx.config.deadlineS * 1000));
     if (res.again) ctx.log.step("already attached");
     process.stdout.write(`${shown(ctx.paths, res.devicePath)}\n`);

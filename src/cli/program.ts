@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { EXIT } from "../core/errors";
 import { DEFAULT_CONFIG_FILE, DEFAULT_TAB_FILE } from "../host/paths";
 import type { GlobalOptions } from "./context";
+import { discoverCommand } from "./discover";
 import { healCommand, monitorCommand } from "./health";
 import { check, status } from "./inspect";
 import { manualAdd, manualRemove } from "./manual";
@@ -73,6 +74,15 @@ Examples:
     .option("--once", "look once and exit")
     .addHelpText("after", "\nExample:\n  systemctl enable --now block-iscsimple-monitor   (runs: block-iscsimple monitor)")
     .action(async (o: { once?: boolean }) => setResult(await monitorCommand({ ...globals(), ...o })));
+
+  program
+    .command("discover")
+    .description("list the targets a filer's portals offer (sendtargets), with --luns their LUNs and the disk line to paste")
+    .argument("<portal...>", "HOST[:PORT] of each portal")
+    .option("--luns", "also list each target's LUNs (size, vendor/model, SCSI id), logging in only as long as needed")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", "\nExample:\n  block-iscsimple discover 192.0.2.10 192.0.2.11 --luns")
+    .action(async (portals: string[], o: { luns?: boolean; json?: boolean }) => setResult(await discoverCommand(portals, { ...globals(), ...o })));
 
   program
     .command("check")

@@ -1,3 +1,5 @@
+import { chapSettings, type Chap } from "./chap";
+
 /**
  * The exact argv of every host command the program runs. The adapters run these, and `check`
  * prints them, so what is shown is what would run. Every value was validated before it gets here.
@@ -12,6 +14,12 @@ export const iscsiadm = {
   logout: (iqn: string): Argv => ["iscsiadm", "-m", "node", "-T", iqn, "--logout"],
   rescan: (sid: number): Argv => ["iscsiadm", "-m", "session", "-r", String(sid), "--rescan"],
 };
+
+/** sendtargets discovery with discovery CHAP: a discoverydb record, its auth settings, then discover. */
+export function discoverWithChap(portal: string, chap: Chap): Argv[] {
+  const db = (...more: string[]): Argv => ["iscsiadm", "-m", "discoverydb", "-t", "sendtargets", "-p", portal, ...more];
+  return [db("-o", "new"), ...chapSettings("discovery.sendtargets.auth", chap).map(([n, v]) => db("-o", "update", "-n", n, "-v", v)), db("--discover")];
+}
 
 export const mdadm = {
   /** The seed's build: the iSCSI leg is write-mostly; the local leg is added after. */

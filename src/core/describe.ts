@@ -1,4 +1,5 @@
-import { iscsiadm, mdadm, xenstore, type Argv } from "./commands";
+import { redactArgv } from "./chap";
+import { discoverWithChap, iscsiadm, mdadm, xenstore, type Argv } from "./commands";
 import type { Step } from "./plan";
 
 /** Names for what is only known when the plan runs. */
@@ -11,10 +12,10 @@ export interface Names {
 
 /** The commands (or actions) a step would run, for `check`. */
 export function stepCommands(s: Step, n: Names): string[] {
-  const show = (a: Argv): string => a.join(" ");
+  const show = (a: Argv): string => redactArgv(a).join(" ");
   switch (s.kind) {
     case "discover":
-      return [...s.portals.map((p) => show(iscsiadm.discover(p))), show(iscsiadm.nodes())];
+      return [...s.portals.flatMap((p) => (s.chap ? discoverWithChap(p, s.chap) : [iscsiadm.discover(p)]).map(show)), show(iscsiadm.nodes())];
     case "set-node":
       return [show(iscsiadm.setNode(s.iqn, s.name, s.value))];
     case "claim-target":

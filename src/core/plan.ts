@@ -1,4 +1,5 @@
 import type { Config } from "./config";
+import { chapSettings, type Chap } from "./chap";
 import { RefusedError, UserError } from "./errors";
 import { staleRefusal, type StalePolicy, type StaleRecord } from "./health";
 import type { AttachmentRecord, Owner } from "./records";
@@ -11,7 +12,7 @@ import type { TargetSpec } from "./spec";
  * killed half-way is undone too (every undo is idempotent and looks at the host first).
  */
 export type Step =
-  | { readonly kind: "discover"; readonly iqn: string; readonly portals: readonly string[] }
+  | { readonly kind: "discover"; readonly iqn: string; readonly portals: readonly string[]; readonly chap?: Chap | null }
   | { readonly kind: "set-node"; readonly iqn: string; readonly name: string; readonly value: string }
   | { readonly kind: "claim-target"; readonly iqn: string; readonly login: boolean }
   | { readonly kind: "login"; readonly iqn: string }
@@ -67,6 +68,10 @@ export interface Request {
   /** The local leg: a device, null for MISSING, undefined when the spec has no label. */
   readonly local: string | null | undefined;
   readonly config: Config;
+  /** CHAP credentials for this target (from the credentials file), if any. */
+  readonly chap?: Chap | null;
+  /** CHAP for sendtargets discovery, if any. */
+  readonly discoveryChap?: Chap | null;
   /** --prefer-local / --prefer-iscsi given on the command line (else the config's on-stale-iscsi). */
   readonly prefer?: StalePolicy | null;
 }
@@ -99,13 +104,14 @@ export function planTarget(req: Request, view: TargetView): Step[] {
       if (req.config.portals.length === 0) {
         throw new UserError(`no iSCSI node record for ${iqn} and no discovery portals in the config ([iscsi] portals)`);
       }
-      steps.push({ kind: "discover", iqn, portals: req.config.portals });
+      steps.push({ kind: "discover", iqn, portals: req.config.portals, chap: req.discoveryChap ?? null });
     }
     steps.push(
       { kind: "set-node", iqn, name: NODE_SETTINGS.loginTimeout, value: String(req.config.loginTimeoutS) },
       { kind: "set-node", iqn, name: NODE_SETTINGS.loginRetries, value: String(req.config.loginRetries) },
       { kind: "set-node", iqn, name: NODE_SETTINGS.replacementTimeout, value: String(req.config.replacementTimeoutS) },
     );
+    if (req.chap) for (const [name, value] of chapSettings("node.session.auth", req.chap)) steps.push({ kind: "set-node", iqn, name, value });
   }
   steps.push({ kind: "claim-target", iqn, login: !loggedIn });
   if (!loggedIn) steps.push({ kind: "login", iqn });

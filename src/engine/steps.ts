@@ -30,7 +30,7 @@ export interface StepContext {
 export function stepTitle(s: Step): string {
   switch (s.kind) {
     case "discover": return `discover ${s.iqn} on ${s.portals.join(", ")}`;
-    case "set-node": return `set ${s.name}=${s.value} for ${s.iqn}`;
+    case "set-node": return `set ${s.name}=${/password/.test(s.name) ? "********" : s.value} for ${s.iqn}`;
     case "claim-target": return `claim ${s.iqn}`;
     case "login": return `log in to ${s.iqn}`;
     case "rescan": return `rescan the sessions of ${s.iqn}`;
@@ -54,7 +54,7 @@ export async function runStep(c: StepContext, s: Step): Promise<void> {
       const errors: string[] = [];
       for (const p of s.portals) {
         try {
-          await host.iscsi.discover(p, deadline);
+          await host.iscsi.discover(p, deadline, s.chap ?? null);
         } catch (err) {
           errors.push(err instanceof Error ? err.message : String(err));
         }

@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
-import { iscsiadm, ISCSI_ERR, parseNodeList } from "../core/commands";
+import type { Chap } from "../core/chap";
+import { discoverWithChap, iscsiadm, ISCSI_ERR, parseNodeList, type Argv } from "../core/commands";
 import type { Deadline } from "./clock";
 import { pollUntil } from "./clock";
 import type { HostPaths } from "./paths";
@@ -23,7 +24,7 @@ export class Iscsi {
     private readonly paths: HostPaths,
   ) {}
 
-  private async iscsiadm(argv: ReturnType<typeof iscsiadm.login>, deadline: Deadline, ok: number[] = [0]) {
+  private async iscsiadm(argv: Argv, deadline: Deadline, ok: number[] = [0]) {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.run.run(argv, deadline, ok);
@@ -68,8 +69,21 @@ export class Iscsi {
     return r.code === 21 ? [] : parseNodeList(r.stdout).filter((n) => n.iqn === iqn).map((n) => n.portal);
   }
 
-  async discover(portal: string, deadline: Deadline): Promise<void> {
-    await this.iscsiadm(iscsiadm.discover(portal), deadline);
+  async discover(portal: string, deadline: Deadline, chap: Chap | null = null): Promise<void> {
+    if (!chap) {
+      await this.iscsiadm(iscsiadm.discover(portal), deadline);
+      return;
+    }
+    const [first, ...rest] = discoverWithChap(portal, chap);
+    await this.iscsiadm(first as Argv, deadline, [0, 15]);
+    for (const argv of rest) {
+      try {
+        await this.iscsiadm(argv, deadline);
+      } catch (err) {
+        if (err instanceof CommandError && err.code === 24) throw new Error(`discovery authentication failed at ${portal}`);
+        throw err;
+      }
+    }
   }
 
   async setNode(iqn: string, name: string, value: string, deadline: Deadline): Promise<void> {
@@ -78,7 +92,15 @@ export class Iscsi {
 
   /** Logs in on every portal of the target's node records; "session exists" (15) is fine. */
   async login(iqn: string, deadline: Deadline): Promise<void> {
-    await this.iscsiadm(iscsiadm.login(iqn), deadline, [0, 15]);
+    try {
+      await this.iscsiadm(iscsiadm.login(iqn), deadline, [0, 15]);
+    } catch (err) {
+      if (err instanceof CommandError && err.code === 24) {
+        const portals = await this.nodePortals(iqn, deadline).catch(() => []);
+        throw new Error(`authentication failed for ${iqn} at ${portals.join(", ") || "its portal"} (iscsiadm exit 24: check the CHAP credentials)`);
+      }
+      throw err;
+    }
   }
 
   /** Logs out of every session of the target; "no session" (21) is fine. */

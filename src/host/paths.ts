@@ -15,10 +15,13 @@ export interface HostPaths {
   readonly lib: string;
   readonly configFile: string;
   readonly tabFile: string;
+  readonly chapFile: string;
+  readonly initiatorName: string;
 }
 
 export const DEFAULT_CONFIG_FILE = "/etc/xen/scripts/block-iscsimple.conf";
 export const DEFAULT_TAB_FILE = "/etc/xen/scripts/block-iscsimple-tab.conf";
+export const DEFAULT_CHAP_FILE = "/etc/xen/scripts/block-iscsimple-chap.conf";
 
 export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
   const root = env.BLOCK_ISCSIMPLE_ROOT ?? "";
@@ -33,6 +36,8 @@ export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
     lib: at("/var/lib/block-iscsimple"),
     configFile: at(DEFAULT_CONFIG_FILE),
     tabFile: at(DEFAULT_TAB_FILE),
+    chapFile: at(DEFAULT_CHAP_FILE),
+    initiatorName: at("/etc/iscsi/initiatorname.iscsi"),
   };
 }
 

@@ -1,4 +1,5 @@
 import { execa } from "execa";
+import { redactArgv } from "../core/chap";
 import type { Argv } from "../core/commands";
 import { oneLine } from "../core/errors";
 import type { Deadline } from "./clock";
@@ -52,7 +53,7 @@ export class Runner {
 
   async run(argv: Argv, deadline: Deadline, okCodes: readonly number[] = [0]): Promise<RunResult> {
     const [file, ...args] = argv;
-    const shownCmd = argv.join(" ");
+    const shownCmd = redactArgv(argv).join(" ");
     const timeout = Math.max(1, Math.floor(deadline.remainingMs()));
     if (deadline.expired()) throw new CommandError(`${shownCmd}: not started, the deadline has passed`, argv, null);
     const t0 = performance.now();

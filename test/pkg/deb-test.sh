@@ -17,6 +17,7 @@ drwxr-xr-x root/root ./
 drwxr-xr-x root/root ./etc/
 drwxr-xr-x root/root ./etc/xen/
 drwxr-xr-x root/root ./etc/xen/scripts/
+-rw------- root/root ./etc/xen/scripts/block-iscsimple-chap.conf
 -rw-r--r-- root/root ./etc/xen/scripts/block-iscsimple-tab.conf
 -rw-r--r-- root/root ./etc/xen/scripts/block-iscsimple.conf
 drwxr-xr-x root/root ./lib/
@@ -45,7 +46,7 @@ lrwxrwxrwx root/root ./etc/xen/scripts/block-iscsimple -> /usr/libexec/block-isc
 W
 check "contents, owners and modes are exactly as designed" diff "$T/want" "$T/contents"
 check "the packaged executable is build/block-iscsimple" eval "dpkg-deb --fsys-tarfile $DEB | tar -xOf - ./usr/libexec/block-iscsimple/block-iscsimple | cmp - build/block-iscsimple"
-check "conffiles are the two config files" eval "dpkg-deb -I $DEB conffiles | diff - debian/conffiles"
+check "conffiles are the three config files" eval "dpkg-deb -I $DEB conffiles | diff - debian/conffiles"
 check "depends on open-iscsi, mdadm, xenstore-utils and the libraries" eval "dpkg-deb -f $DEB Depends | grep -q 'libc6 (>= .*open-iscsi, mdadm, xenstore-utils'"
 check "the monitor's unit runs the packaged program" eval "dpkg-deb --fsys-tarfile $DEB | tar -xOf - ./lib/systemd/system/block-iscsimple-monitor.service | grep -qx 'ExecStart=/usr/libexec/block-iscsimple/block-iscsimple monitor'"
 command -v man >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq man-db >/dev/null; }

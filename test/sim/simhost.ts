@@ -100,6 +100,14 @@ export class SimHost {
     if (!r) throw new Error(`mknod ${p} failed (the simulated host needs root)`);
   }
 
+  /** Writes a file under the simulated root with a mode (and root as owner). */
+  put(rel: string, text: string, mode = 0o644): void {
+    const p = this.file(rel);
+    mkdirSync(path.dirname(p), { recursive: true });
+    writeFileSync(p, text);
+    chmodSync(p, mode);
+  }
+
   file(rel: string): string {
     return path.join(this.root, rel);
   }
@@ -225,7 +233,8 @@ export class SimHost {
 
 export interface World {
   udev: boolean;
-  filer: Record<string, { portals: string[]; luns: number[] }>;
+  filer: Record<string, { portals: string[]; luns: number[]; chap?: { user: string; pass: string } }>;
+  discoveryChap?: { user: string; pass: string };
   portalsUp: string[];
   nodes: Record<string, { portals: string[]; settings: Record<string, string> }>;
   sessions: Record<string, { iqn: string; portal: string; host: number }>;

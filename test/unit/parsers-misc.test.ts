@@ -31,3 +31,21 @@ describe("small parsers", () => {
     expect(oneLine("x".repeat(500), 10)).toHaveLength(10);
   });
 });
+
+import { chapFor, parseChap, redactArgv } from "../../src/core/chap";
+
+describe("the CHAP file", () => {
+  it("reads a section per IQN (dots and colons in the name), [default] and [discovery]", () => {
+    const t = parseChap("[iqn.2014-06.fr.example.filer1:vm-1]\nusername = a\npassword = b\n[default]\nusername = c\npassword = d\nusername_in = e\npassword_in = f\n[discovery]\nusername = g\npassword = h\n", "chap.conf");
+    expect(chapFor(t, "iqn.2014-06.fr.example.filer1:vm-1")).toEqual({ username: "a", password: "b", usernameIn: null, passwordIn: null });
+    expect(chapFor(t, "iqn.2014-06.fr.example.filer1:other")).toMatchObject({ username: "c", passwordIn: "f" });
+    expect(t.discovery).toMatchObject({ username: "g" });
+  });
+  it("masks passwords on a command line", () => {
+    expect(redactArgv(["iscsiadm", "-m", "node", "-n", "node.session.auth.password", "-v", "s3cret"]).join(" ")).toBe("iscsiadm -m node -n node.session.auth.password -v ********");
+    expect(redactArgv(["iscsiadm", "-n", "node.session.auth.username", "-v", "host1"])).toContain("host1");
+  });
+  it("rejects a section that is no IQN", () => {
+    expect(() => parseChap("[filer1]\nusername = a\npassword = b\n", "chap.conf")).toThrow(/section \[filer1\] is not \[discovery\], \[default\] or a target's IQN/);
+  });
+});

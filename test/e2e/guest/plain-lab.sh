@@ -49,6 +49,36 @@ bad=$(block-iscsimple add "lun1@$IQN1+nope" 2>&1); brc=$?
 check "a bad label is refused with exit 2 and one line" eval "[ $brc = 2 ] && [ \$(echo \"\$bad\" | wc -l) = 1 ]"
 check "nothing left after the refusal" nothing_left
 
+step "discover: what the lab's tgt offers"
+block-iscsimple discover 127.0.0.1 --luns > /tmp/discover.out 2>&1; DRC=$?
+sed 's/^/  /' /tmp/discover.out
+check "discover --luns exit 0" [ $DRC = 0 ]
+check "discover lists lun1 and lun2 of vm1 (64 MiB) and lun3 of vm2, with disk lines" eval "grep -qE '^  lun1 +64 MiB' /tmp/discover.out && grep -qE '^  lun2 +64 MiB' /tmp/discover.out && grep -q 'target=lun3@$IQN2' /tmp/discover.out"
+check "discover left no session" no_sessions
+
+step "CHAP: a protected target; the right secret works, a wrong one fails clearly"
+IQNCHAP=iqn.2026-11.test.lab:chap
+truncate -s 64M $SRV/chap-lun1.img
+tgtadm --lld iscsi --op new --mode target --tid 3 -T $IQNCHAP
+tgtadm --lld iscsi --op new --mode logicalunit --tid 3 --lun 1 -b $SRV/chap-lun1.img
+tgtadm --lld iscsi --op bind --mode target --tid 3 -I ALL
+tgtadm --lld iscsi --op new --mode account --user labhost --password Lab-Secret-7531
+tgtadm --lld iscsi --op bind --mode account --tid 3 --user labhost
+CHAPF=/etc/xen/scripts/block-iscsimple-chap.conf
+printf '[%s]\nusername = labhost\npassword = Lab-Secret-7531\n' $IQNCHAP > $CHAPF; chmod 600 $CHAPF
+dev=$(block-iscsimple add "lun1@$IQNCHAP" 2>/tmp/chap.err); crc=$?
+check "CHAP: the right secret attaches (got '$dev')" eval "[ $crc = 0 ] && [ -b '$dev' ]"
+check "CHAP: remove" block-iscsimple remove "lun1@$IQNCHAP"
+printf '[%s]\nusername = labhost\npassword = Wrong-Secret-000\n' $IQNCHAP > $CHAPF
+block-iscsimple add "lun1@$IQNCHAP" > /dev/null 2>/tmp/chap.err; crc=$?
+sed 's/^/  /' /tmp/chap.err
+check "CHAP: a wrong secret fails with 'authentication failed for TARGET at PORTAL'" eval "[ $crc = 1 ] && grep -q 'authentication failed for $IQNCHAP at 127.0.0.1:3260' /tmp/chap.err"
+check "CHAP: nothing left after the failure" nothing_left
+check "CHAP: no secret in the logs" eval "! grep -rqE 'Lab-Secret-7531|Wrong-Secret-000' /var/log/ /tmp/chap.err"
+chmod 644 $CHAPF
+check "CHAP: a readable credentials file is refused" eval "block-iscsimple add lun1@$IQNCHAP 2>&1 | grep -q 'refusing to read secrets'"
+rm -f $CHAPF
+
 echo "LAB-NUMBERS plain-total-s=$(dt "$T_START" "$(now)")"
 echo "LAB-SUMMARY plain: $FAILED failed"
 [ "$FAILED" = 0 ]

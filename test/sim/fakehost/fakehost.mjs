@@ -76,6 +76,10 @@ function lunDevices(w, sid) {
     const hctl = `${s.host}:0:0:${lun}`;
     write(R(`sys/class/iscsi_session/session${sid}/device/target${s.host}:0:0/${hctl}/block/${name}/dev`), `8:${minor}`);
     write(R(`sys/block/${name}/dev`), `8:${minor}`);
+    write(R(`sys/block/${name}/size`), String(131072 * (lun + 1)));
+    write(R(`sys/class/iscsi_session/session${sid}/device/target${s.host}:0:0/${hctl}/vendor`), "IET");
+    write(R(`sys/class/iscsi_session/session${sid}/device/target${s.host}:0:0/${hctl}/model`), "VIRTUAL-DISK");
+    write(R(`sys/class/iscsi_session/session${sid}/device/target${s.host}:0:0/${hctl}/wwid`), `naa.60000000000000000e0000000${s.host}0${lun}`);
     mknod(R(`dev/${name}`), 8, minor);
     if (w.udev) {
       const link = R(`dev/disk/by-path/ip-${s.portal}-iscsi-${s.iqn}-lun-${lun}`);
@@ -103,7 +107,10 @@ function iscsiadm() {
   const mode = opt("-m");
   const iqn = opt("-T");
   let verb = mode;
-  if (mode === "node" && args.includes("--login")) verb = "login";
+  if (mode === "discoverydb") verb = args.includes("--discover") ? "discovery" : "discoverydb";
+  else if (mode === "node" && opt("-o") === "new") verb = "new";
+  else if (mode === "node" && opt("-o") === "delete") verb = "delete";
+  else if (mode === "node" && args.includes("--login")) verb = "login";
   else if (mode === "node" && args.includes("--logout")) verb = "logout";
   else if (mode === "node" && opt("-o") === "update") verb = "update";
   else if (mode === "session" && args.includes("--rescan")) verb = "rescan";
@@ -112,14 +119,30 @@ function iscsiadm() {
   let code = 0;
   try {
     const w = load();
-    if (verb === "discovery") {
+    if (verb === "discoverydb") {
+      const portal = normPortal(opt("-p"));
+      w.discoverydb = w.discoverydb ?? {};
+      w.discoverydb[portal] = w.discoverydb[portal] ?? {};
+      if (opt("-o") === "update") w.discoverydb[portal][opt("-n")] = opt("-v");
+    } else if (verb === "discovery") {
       const portal = normPortal(opt("-p"));
       const found = Object.entries(w.filer).filter(([, t]) => t.portals.includes(portal));
+      const db = (w.discoverydb ?? {})[portal] ?? {};
       if (!w.portalsUp.includes(portal)) { err(`iscsiadm: cannot make connection to ${portal}: Connection refused\n`); code = 4; }
+      else if (w.discoveryChap && (mode !== "discoverydb" || db["discovery.sendtargets.auth.username"] !== w.discoveryChap.user || db["discovery.sendtargets.auth.password"] !== w.discoveryChap.pass)) {
+        err("iscsiadm: Login failed to authenticate with target\niscsiadm: discovery login to 192.0.2.10 rejected: initiator failed authorization\n"); code = 24;
+      }
       else for (const [name, t] of found) {
-        w.nodes[name] = { portals: t.portals, settings: w.nodes[name]?.settings ?? {} };
+        if (!args.includes("nonpersistent")) w.nodes[name] = { portals: t.portals, settings: w.nodes[name]?.settings ?? {} };
         for (const p of t.portals) out(`${p},1 ${name}\n`);
       }
+    } else if (verb === "new") {
+      const p = normPortal(opt("-p"));
+      w.nodes[iqn] = w.nodes[iqn] ?? { portals: [], settings: {} };
+      if (!w.nodes[iqn].portals.includes(p)) w.nodes[iqn].portals.push(p);
+      out(`New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] ${p},-1 ${iqn}] added\n`);
+    } else if (verb === "delete") {
+      if (!w.nodes[iqn]) { err("iscsiadm: No records found\n"); code = 21; } else delete w.nodes[iqn];
     } else if (verb === "node") {
       const lines = Object.entries(w.nodes).flatMap(([name, n]) => n.portals.map((p) => `${p},1 ${name}\n`));
       if (lines.length === 0) { err("iscsiadm: No records found\n"); code = 21; } else out(lines.join(""));
@@ -130,6 +153,9 @@ function iscsiadm() {
       const node = w.nodes[iqn];
       if (!node) { err("iscsiadm: No records found\n"); code = 21; }
       else if (Object.values(w.sessions).some((s) => s.iqn === iqn)) { err("iscsiadm: default: 1 session requested, but 1 already present.\n"); code = 15; }
+      else if (w.filer[iqn]?.chap && (node.settings["node.session.auth.authmethod"] !== "CHAP" || node.settings["node.session.auth.username"] !== w.filer[iqn].chap.user || node.settings["node.session.auth.password"] !== w.filer[iqn].chap.pass)) {
+        err(`iscsiadm: Could not login to [iface: default, target: ${iqn}, portal: ${node.portals[0]}].\niscsiadm: initiator reported error (24 - iSCSI login failed due to authorization failure)\n`); code = 24;
+      }
       else {
         const up = node.portals.filter((p) => w.portalsUp.includes(p));
         if (up.length === 0) { err(`iscsiadm: Could not login to [iface: default, target: ${iqn}, portal: ${node.portals[0]}].\n`); code = 8; }

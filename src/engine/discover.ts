@@ -1,0 +1,120 @@
+import { chapFor, chapSettings, type ChapTable } from "../core/chap";
+import { discoverWithChap, iscsiadm, parseNodeList, type Argv } from "../core/commands";
+import { NODE_SETTINGS } from "../core/plan";
+import type { Config } from "../core/config";
+import { sleepMs, type Deadline } from "../host/clock";
+import { shown } from "../host/paths";
+import { join, listDir, readText } from "../host/sysfs";
+import type { Host } from "./host";
+
+export interface DiscoveredLun {
+  readonly lun: number;
+  readonly device: string;
+  readonly sizeBytes: number;
+  readonly vendor: string;
+  readonly model: string;
+  readonly scsiId: string | null;
+  readonly diskLine: string;
+}
+
+export interface DiscoveredTarget {
+  readonly iqn: string;
+  readonly portals: string[];
+  luns?: DiscoveredLun[];
+  lunError?: string;
+}
+
+/** sendtargets on each portal (nonpersistent: no node record is left), grouped by target. */
+export async function discoverTargets(host: Host, portals: readonly string[], chap: ChapTable, deadline: Deadline): Promise<DiscoveredTarget[]> {
+  const byIqn = new Map<string, DiscoveredTarget>();
+  for (const portal of portals) {
+    let out: string;
+    if (chap.discovery) {
+      const argvs = discoverWithChap(portal, chap.discovery);
+      for (const a of argvs.slice(0, -1)) await host.run.run(a, deadline, [0, 15]);
+      out = (await host.run.run(argvs.at(-1) as Argv, deadline)).stdout;
+    } else {
+      out = (await host.run.run([...iscsiadm.discover(portal), "-o", "nonpersistent"], deadline)).stdout;
+    }
+    for (const { portal: p, iqn } of parseNodeList(out)) {
+      const t = byIqn.get(iqn) ?? { iqn, portals: [] };
+      if (!t.portals.includes(p)) t.portals.push(p);
+      byIqn.set(iqn, t);
+    }
+  }
+  return [...byIqn.values()].sort((a, b) => a.iqn.localeCompare(b.iqn));
+}
+
+/** Lists a target's LUNs: logs in if no session exists (and out again), reads sysfs. */
+export async function listLuns(host: Host, t: DiscoveredTarget, config: Config, chap: ChapTable, deadline: Deadline): Promise<DiscoveredLun[]> {
+  const had = await host.iscsi.sessions(t.iqn);
+  let created = false;
+  let loggedIn = false;
+  try {
+    if (had.length === 0) {
+      if ((await host.iscsi.nodePortals(t.iqn, deadline)).length === 0) {
+        for (const p of t.portals) await host.run.run(["iscsiadm", "-m", "node", "-o", "new", "-T", t.iqn, "-p", p], deadline);
+        created = true;
+      }
+      const c = chapFor(chap, t.iqn);
+      const settings: [string, string][] = [
+        [NODE_SETTINGS.loginTimeout, String(config.loginTimeoutS)],
+        [NODE_SETTINGS.loginRetries, String(config.loginRetries)],
+        ...(c ? chapSettings("node.session.auth", c) : []),
+      ];
+      for (const [n, v] of settings) await host.iscsi.setNode(t.iqn, n, v, deadline);
+      await host.iscsi.login(t.iqn, deadline);
+      loggedIn = true;
+      await settle(host, t.iqn, deadline);
+    }
+    return await readLuns(host, t.iqn);
+  } finally {
+    if (loggedIn) await host.iscsi.logout(t.iqn, deadline).catch(() => undefined);
+    if (created) await host.run.run(["iscsiadm", "-m", "node", "-o", "delete", "-T", t.iqn], deadline, [0, 21]).catch(() => undefined);
+  }
+}
+
+/** Waits until the LUNs the login found stop appearing (no fixed sleep: 300 ms without change). */
+async function settle(host: Host, iqn: string, deadline: Deadline): Promise<void> {
+  let last = -1;
+  let stableSince = performance.now();
+  while (deadline.remainingMs() > 0) {
+    const n = (await readLuns(host, iqn)).length;
+    if (n !== last) {
+      last = n;
+      stableSince = performance.now();
+    } else if (n > 0 && performance.now() - stableSince > 300) return;
+    else if (performance.now() - stableSince > 3000) return;
+    await sleepMs(50);
+  }
+}
+
+async function readLuns(host: Host, iqn: string): Promise<DiscoveredLun[]> {
+  const out: DiscoveredLun[] = [];
+  const seen = new Set<number>();
+  for (const sid of await host.iscsi.sessions(iqn)) {
+    const sdev = join(host.paths.sys, "class/iscsi_session", `session${sid}`, "device");
+    for (const target of (await listDir(sdev)).filter((d) => d.startsWith("target"))) {
+      for (const hctl of await listDir(join(sdev, target))) {
+        const m = /^\d+:\d+:\d+:(\d+)$/.exec(hctl);
+        if (!m) continue;
+        const lun = Number(m[1]);
+        const dir = join(sdev, target, hctl);
+        const [name] = await listDir(join(dir, "block"));
+        if (name === undefined || seen.has(lun)) continue; // no block device: the target's controller LUN
+        seen.add(lun);
+        const sectors = Number((await readText(join(host.paths.sys, "block", name, "size"))) ?? "0");
+        out.push({
+          lun,
+          device: shown(host.paths, join(host.paths.dev, name)),
+          sizeBytes: sectors * 512,
+          vendor: (await readText(join(dir, "vendor"))) ?? "",
+          model: (await readText(join(dir, "model"))) ?? "",
+          scsiId: await readText(join(dir, "wwid")),
+          diskLine: `'vdev=xvdX,access=w,script=block-iscsimple,target=lun${lun}@${iqn}'`,
+        });
+      }
+    }
+  }
+  return out.sort((a, b) => a.lun - b.lun);
+}
