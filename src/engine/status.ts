@@ -56,7 +56,10 @@ export function formatStatus(list: readonly AttachmentStatus[]): string {
   for (const s of list) {
     lines.push(`${s.spec}  [${s.mode}] ${s.owner}${s.complete ? "" : "  (add not finished: run remove)"}`);
     if (s.devicePath) lines.push(`  device   ${s.devicePath} (${s.device})`);
-    if (!s.spec.includes("@MISSING")) lines.push(`  iSCSI    ${s.iscsiDevice ?? "-"}, session ${s.sessions.length ? s.sessions.join(", ") : "none"}`);
+    if (!s.spec.includes("@MISSING")) {
+      lines.push(`  iSCSI    ${s.iscsiDevice ?? "-"}, session ${s.sessions.length ? s.sessions.join(", ") : "none"}`);
+      if (s.sessions.length > 1) lines.push(`           one path of ${s.sessions.length}: the iSCSI leg uses the lowest session's device (no multipath)`);
+    }
     if (s.array) {
       lines.push(`  md       ${summariseArray(s.array)}`);
       for (const leg of s.array.legs) lines.push(`    ${leg.role.padEnd(6)} ${leg.device} ${leg.flags.join(",")}`);

@@ -134,3 +134,19 @@ describe("check: the initiator name", () => {
     expect((await h.run(["check"])).stdout).not.toMatch(/WARNING/);
   });
 });
+
+describe("several portals", () => {
+  it.concurrent("logs in on every portal of the node record; status says the leg uses one path", async () => {
+    const h = sim({ filer: { [IQN]: [1] } });
+    h.setWorld((w) => {
+      w.filer[IQN]!.portals.push("192.0.2.11:3260");
+      w.portalsUp.push("192.0.2.11:3260");
+      w.nodes[IQN]!.portals.push("192.0.2.11:3260");
+    });
+    expect((await h.run(["add", `lun1@${IQN}+my-vm-disk`])).code).toBe(0);
+    expect(Object.values(h.world().sessions).map((s) => s.portal).sort()).toEqual([PORTAL, "192.0.2.11:3260"]);
+    expect((await h.run(["status"])).stdout).toMatch(/one path of 2: the iSCSI leg uses the lowest session's device \(no multipath\)/);
+    expect((await h.run(["remove", `lun1@${IQN}+my-vm-disk`])).code).toBe(0);
+    expect(h.leftovers()).toEqual([]);
+  });
+});
