@@ -1,4 +1,5 @@
 import { EXIT, UserError } from "../core/errors";
+import { describeLeg } from "../core/health";
 import type { AttachmentRecord } from "../core/records";
 import { formatSpec, LABEL_RE, parseSpec } from "../core/spec";
 import { heal } from "../engine/heal";
@@ -38,8 +39,7 @@ export async function healCommand(what: string, opts: GlobalOptions & { wait?: b
     for (const a of res.actions) say(`${label}: ${a}`);
     let h = res.health;
     for (;;) {
-      const show = (l: typeof h.iscsi): string => (l.state === "recovering" && l.progress !== null ? `recovering ${l.progress.toFixed(1)}%` : l.state);
-      say(`${label}: iSCSI leg ${show(h.iscsi)}, local leg ${show(h.local)}; current data: ${h.current}`);
+      say(`${label}: iSCSI leg ${describeLeg(h.iscsi)}, local leg ${describeLeg(h.local)}; current data: ${h.current}`);
       if (!opts.wait || (h.iscsi.state !== "recovering" && h.local.state !== "recovering")) break;
       await sleepMs(2000);
       const now = await healthOf(ctx.host, (await ctx.host.store.getAttachment(r.id)) ?? r);

@@ -1,4 +1,4 @@
-import { parse } from "ini";
+import { parseIniFile } from "./ini-file";
 import { UserError } from "./errors";
 import { iscsiNameProblem } from "./iqn";
 
@@ -31,12 +31,7 @@ export function chapFor(table: ChapTable, iqn: string): Chap | null {
  * [default] for any other target. Keys: username, password, username_in, password_in.
  */
 export function parseChap(text: string, file: string): ChapTable {
-  let raw: Record<string, unknown>;
-  try {
-    raw = parse(text);
-  } catch (err) {
-    throw new UserError(`${file}: cannot be read as an ini file: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const raw = parseIniFile(text, file);
   const targets = new Map<string, Chap>();
   let discovery: Chap | null = null;
   let fallback: Chap | null = null;

@@ -1,4 +1,4 @@
-import { parse } from "ini";
+import { parseIniFile } from "./ini-file";
 import { UserError } from "./errors";
 import type { StalePolicy } from "./health";
 import { formatPortal, parsePortal } from "./portal";
@@ -109,12 +109,7 @@ export interface ParsedConfig {
 }
 
 export function parseConfig(text: string, file: string): ParsedConfig {
-  let raw: Record<string, unknown>;
-  try {
-    raw = parse(text);
-  } catch (err) {
-    throw new UserError(`${file}: cannot be read as an ini file: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const raw = parseIniFile(text, file);
   const out: Mutable<Config> = { ...DEFAULT_CONFIG };
   const warnings: string[] = [];
   for (const [section, body] of Object.entries(raw)) {

@@ -19,6 +19,11 @@ export interface Health {
   readonly warning: string | null;
 }
 
+/** "in_sync", "recovering 42.0%", "faulty"...: one leg's state for a person. */
+export function describeLeg(l: LegHealth): string {
+  return l.state === "recovering" && l.progress !== null ? `recovering ${l.progress.toFixed(1)}%` : l.state;
+}
+
 function leg(a: ArrayState, role: "iscsi" | "local", expected: boolean): LegHealth {
   if (!expected) return { state: "none", progress: null, device: null };
   const l = a.legs.find((x) => x.role === role);

@@ -1,4 +1,4 @@
-import { assessHealth, type Health, type LegHealth, type StaleRecord } from "../core/health";
+import { assessHealth, describeLeg, type Health, type StaleRecord } from "../core/health";
 import { summariseArray, type ArrayState } from "../core/md-state";
 import { describeOwner, type AttachmentRecord } from "../core/records";
 import { shown } from "../host/paths";
@@ -66,8 +66,7 @@ export function formatStatus(list: readonly AttachmentStatus[]): string {
     }
     if (s.localDevice) lines.push(`  local    ${s.localDevice}`);
     if (s.health) {
-      const show = (l: LegHealth): string => (l.state === "recovering" && l.progress !== null ? `recovering ${l.progress.toFixed(1)}%` : l.state);
-      lines.push(`  health   iSCSI leg ${show(s.health.iscsi)}, local leg ${show(s.health.local)}; current data: ${s.health.current}`);
+      lines.push(`  health   iSCSI leg ${describeLeg(s.health.iscsi)}, local leg ${describeLeg(s.health.local)}; current data: ${s.health.current}`);
       if (s.health.warning) lines.push(`  WARNING  ${s.health.warning}`);
     }
   }
