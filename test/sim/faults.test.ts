@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { IQN, SimHost, waitFor, type Fault } from "./simhost";
 import { useSimHosts } from "./use-sim";
@@ -91,15 +91,20 @@ const KILL_AT: [string, Record<string, Fault>][] = [
   ["xenstore-write", { "xenstore-write": { hang: true } }],
 ];
 
+/** Processes whose command line runs one of the simulated host's tools (read from /proc, no pgrep). */
 function processesUnder(dir: string): string[] {
-  try {
+  const out: string[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+    } catch {
+      continue;
+    }
     // logger is left to finish on its own (it exits at the end of its input): not an orphan
-    return execFileSync("pgrep", ["-af", dir], { encoding: "utf8" })
-      .split("\n")
-      .filter((l) => l.includes(`${dir}/bin/`) && !l.includes(`${dir}/bin/logger`));
-  } catch {
-    return [];
+    if (cmd.includes(`${dir}/bin/`) && !cmd.includes(`${dir}/bin/logger`)) out.push(`${pid} ${cmd}`);
   }
+  return out;
 }
 
 describe("an add SIGKILLed at every step, then remove, then a fresh add", () => {
