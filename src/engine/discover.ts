@@ -92,29 +92,20 @@ async function settle(host: Host, iqn: string, deadline: Deadline): Promise<void
 async function readLuns(host: Host, iqn: string): Promise<DiscoveredLun[]> {
   const out: DiscoveredLun[] = [];
   const seen = new Set<number>();
-  for (const sid of await host.iscsi.sessions(iqn)) {
-    const sdev = join(host.paths.sys, "class/iscsi_session", `session${sid}`, "device");
-    for (const target of (await listDir(sdev)).filter((d) => d.startsWith("target"))) {
-      for (const hctl of await listDir(join(sdev, target))) {
-        const m = /^\d+:\d+:\d+:(\d+)$/.exec(hctl);
-        if (!m) continue;
-        const lun = Number(m[1]);
-        const dir = join(sdev, target, hctl);
-        const [name] = await listDir(join(dir, "block"));
-        if (name === undefined || seen.has(lun)) continue; // no block device: the target's controller LUN
-        seen.add(lun);
-        const sectors = Number((await readText(join(host.paths.sys, "block", name, "size"))) ?? "0");
-        out.push({
-          lun,
-          device: shown(host.paths, join(host.paths.dev, name)),
-          sizeBytes: sectors * 512,
-          vendor: (await readText(join(dir, "vendor"))) ?? "",
-          model: (await readText(join(dir, "model"))) ?? "",
-          scsiId: await readText(join(dir, "wwid")),
-          diskLine: `'vdev=xvdX,access=w,script=block-iscsimple,target=lun${lun}@${iqn}'`,
-        });
-      }
-    }
+  for (const { lun, dir } of await host.iscsi.lunDirs(iqn)) {
+    const [name] = await listDir(join(dir, "block"));
+    if (name === undefined || seen.has(lun)) continue; // no block device: the target's controller LUN
+    seen.add(lun);
+    const sectors = Number((await readText(join(host.paths.sys, "block", name, "size"))) ?? "0");
+    out.push({
+      lun,
+      device: shown(host.paths, join(host.paths.dev, name)),
+      sizeBytes: sectors * 512,
+      vendor: (await readText(join(dir, "vendor"))) ?? "",
+      model: (await readText(join(dir, "model"))) ?? "",
+      scsiId: await readText(join(dir, "wwid")),
+      diskLine: `'vdev=xvdX,access=w,script=block-iscsimple,target=lun${lun}@${iqn}'`,
+    });
   }
   return out.sort((a, b) => a.lun - b.lun);
 }

@@ -68,10 +68,7 @@ export async function heal(host: Host, r: AttachmentRecord, localPath: string | 
 
 /** A logged-in session to IQN: wait for open-iscsi to recover it, or log in again when none is left. */
 async function ensureSession(host: Host, iqn: string, config: Config, deadline: Deadline): Promise<void> {
-  const loggedIn = async (): Promise<true | null> => {
-    for (const sid of await host.iscsi.sessions(iqn)) if ((await host.iscsi.sessionState(sid)) === "LOGGED_IN") return true;
-    return null;
-  };
+  const loggedIn = async (): Promise<true | null> => ((await host.iscsi.loggedIn(iqn)) ? true : null);
   if (await loggedIn()) return;
   if ((await host.iscsi.sessions(iqn)).length === 0) {
     const unlock = await host.locks.take(targetLockName(iqn), deadline);

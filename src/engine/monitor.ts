@@ -32,8 +32,7 @@ export async function monitor(host: Host, config: Config, opts: { once: boolean;
           // heal only once open-iscsi has the session back (or has none left to wait for): a heal
           // that waits for an absent target would hold the monitor for a whole deadline
           const sessions = await host.iscsi.sessions(r.iqn);
-          const states = await Promise.all(sessions.map((sid) => host.iscsi.sessionState(sid)));
-          if (health.iscsi.state !== "recovering" && (sessions.length === 0 || states.includes("LOGGED_IN"))) {
+          if (health.iscsi.state !== "recovering" && (sessions.length === 0 || (await host.iscsi.loggedIn(r.iqn)))) {
             const res = await heal(host, r, opts.localOf(r.label), config, new Deadline(config.deadlineS * 1000)).catch((err: unknown) => {
               host.log.step(`${r.label}: not healed yet: ${errorMessage(err)}`);
               return null;

@@ -51,9 +51,13 @@ async function releaseArray(host: Host, journal: Journal, label: string, deadlin
 export async function healthOf(host: Host, r: AttachmentRecord): Promise<{ array: MdArray; state: ArrayState; health: Health } | null> {
   if (r.label === null) return null;
   const array = await findOurArray(host, r);
-  if (!array) return null;
+  return array ? { array, ...(await healthOfArray(host, r, array, r.label)) } : null;
+}
+
+/** The state of an array of a record (found already) and what it means for its legs. */
+export async function healthOfArray(host: Host, r: AttachmentRecord, array: MdArray, label: string): Promise<{ state: ArrayState; health: Health }> {
   const state = await host.md.state(array, { iscsi: r.iscsi, local: r.local });
-  return { array, state, health: assessHealth(state, r.iqn !== null, r.local !== null, r.label) };
+  return { state, health: assessHealth(state, r.iqn !== null, r.local !== null, label) };
 }
 
 /**
@@ -63,8 +67,7 @@ export async function healthOf(host: Host, r: AttachmentRecord): Promise<{ array
  */
 export async function noteDirection(host: Host, r: AttachmentRecord, a: MdArray): Promise<void> {
   if (r.label === null || r.iqn === null || r.local === null) return;
-  const state = await host.md.state(a, { iscsi: r.iscsi, local: r.local });
-  const h = assessHealth(state, true, true, r.label);
+  const { health: h } = await healthOfArray(host, r, a, r.label);
   if (h.current === "local") {
     const why = `the array was stopped while its iSCSI leg was ${h.iscsi.state}${h.iscsi.progress !== null ? ` (${h.iscsi.progress}%)` : ""}`;
     if (await host.guard.mark(r.label, r.spec, why)) host.log.warn(`${r.label}: ${why}: the local leg holds the only current data`);

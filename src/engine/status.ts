@@ -1,9 +1,9 @@
-import { assessHealth, describeLeg, type Health, type StaleRecord } from "../core/health";
+import { describeLeg, type Health, type StaleRecord } from "../core/health";
 import { summariseArray, type ArrayState } from "../core/md-state";
 import { describeOwner, type AttachmentRecord } from "../core/records";
 import { shown } from "../host/paths";
 import type { Host } from "./host";
-import { findOurArray } from "./release";
+import { findOurArray, healthOfArray } from "./release";
 
 export interface AttachmentStatus {
   readonly id: string;
@@ -31,7 +31,7 @@ export async function collectStatus(host: Host): Promise<AttachmentStatus[]> {
 
 async function statusOf(host: Host, r: AttachmentRecord): Promise<AttachmentStatus> {
   const a = r.label !== null ? await findOurArray(host, r) : null;
-  const array = a ? await host.md.state(a, { iscsi: r.iscsi, local: r.local }) : null;
+  const judged = a && r.label !== null ? await healthOfArray(host, r, a, r.label) : null;
   return {
     id: r.id,
     spec: r.spec,
@@ -44,8 +44,8 @@ async function statusOf(host: Host, r: AttachmentRecord): Promise<AttachmentStat
     sessions: r.iqn !== null ? await host.iscsi.sessions(r.iqn) : [],
     iscsiDevice: r.iscsi ? shown(host.paths, r.iscsi.path) : null,
     localDevice: r.local ? shown(host.paths, r.local.path) : null,
-    array,
-    health: array && r.label !== null ? assessHealth(array, r.iqn !== null, r.local !== null, r.label) : null,
+    array: judged?.state ?? null,
+    health: judged?.health ?? null,
     stale: r.label !== null ? await host.guard.get(r.label) : null,
   };
 }

@@ -117,24 +117,39 @@ export class Iscsi {
    * /sys/class/iscsi_session/sessionS/device/targetH:C:T/H:C:T:LUN/block/sdX. The lowest session wins.
    */
   async findLun(iqn: string, lun: number): Promise<LunDevice | null> {
-    for (const sid of await this.sessions(iqn)) {
-      const sdev = join(this.paths.sys, "class/iscsi_session", `session${sid}`, "device");
-      for (const target of await listDir(sdev)) {
-        if (!target.startsWith("target")) continue;
-        for (const hctl of await listDir(join(sdev, target))) {
-          if (!new RegExp(`^\\d+:\\d+:\\d+:${lun}$`).test(hctl)) continue;
-          for (const name of await listDir(join(sdev, target, hctl, "block"))) {
-            const dev = parseDevFile(await readText(join(sdev, target, hctl, "block", name, "dev")));
-            const node = join(this.paths.dev, name);
-            const st = await statBlock(node);
-            if (dev !== null && st !== null && st.major === dev.major && st.minor === dev.minor) {
-              return { name, path: node, dev, session: sid };
-            }
-          }
+    for (const d of await this.lunDirs(iqn)) {
+      if (d.lun !== lun) continue;
+      for (const name of await listDir(join(d.dir, "block"))) {
+        const dev = parseDevFile(await readText(join(d.dir, "block", name, "dev")));
+        const node = join(this.paths.dev, name);
+        const st = await statBlock(node);
+        if (dev !== null && st !== null && st.major === dev.major && st.minor === dev.minor) {
+          return { name, path: node, dev, session: d.session };
         }
       }
     }
     return null;
+  }
+
+  /** The SCSI device folders of IQN's LUNs: .../sessionS/device/targetH:C:T/H:C:T:LUN, by session. */
+  async lunDirs(iqn: string): Promise<{ session: number; lun: number; dir: string }[]> {
+    const out: { session: number; lun: number; dir: string }[] = [];
+    for (const session of await this.sessions(iqn)) {
+      const sdev = join(this.paths.sys, "class/iscsi_session", `session${session}`, "device");
+      for (const target of (await listDir(sdev)).filter((t) => t.startsWith("target"))) {
+        for (const hctl of await listDir(join(sdev, target))) {
+          const m = /^\d+:\d+:\d+:(\d+)$/.exec(hctl);
+          if (m) out.push({ session, lun: Number(m[1]), dir: join(sdev, target, hctl) });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Whether a session of IQN is logged in (open-iscsi recovers failed ones by itself). */
+  async loggedIn(iqn: string): Promise<boolean> {
+    for (const sid of await this.sessions(iqn)) if ((await this.sessionState(sid)) === "LOGGED_IN") return true;
+    return false;
   }
 
   /** Waits for the LUN's device (sysfs, then its /dev node), until the deadline. */
