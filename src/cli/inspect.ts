@@ -41,6 +41,7 @@ export async function check(specs: readonly string[], opts: GlobalOptions): Prom
   ctx.log.configure({ syslog: false, file: null });
   const { paths, config } = ctx;
   out.push(`config ${shown(paths, ctx.configFile)}: ${ctx.warnings.length ? `${ctx.warnings.length} warning(s)` : "ok"}; deadline ${config.deadlineS} s, login ${config.loginTimeoutS} s x ${config.loginRetries + 1}, portals ${config.portals.join(" ") || "(none)"}`);
+  out.push(`multipath: use ${config.multipathUse}, wait ${config.multipathWaitS} s, queueing ${config.multipathQueueing}`);
   const initiator = initiatorProblem(await readText(paths.initiatorName));
   if (initiator) out.push(`WARNING ${shown(paths, paths.initiatorName)}: ${initiator}`);
   try {

@@ -33,6 +33,16 @@ export const mdadm = {
   stop: (md: string): Argv => ["mdadm", "--stop", md],
 };
 
+export const multipath = {
+  /** Exit 0 when multipath's configuration makes DEV a path of a multipath map. */
+  claims: (dev: string): Argv => ["multipath", "-c", dev],
+  /** Removes an unused map (multipathd stops watching it too). */
+  flush: (map: string): Argv => ["multipath", "-f", map],
+  maps: (format: string): Argv => ["multipathd", "show", "maps", "raw", "format", format],
+  /** Makes the map fail I/O when no path is left, instead of queueing it. */
+  disableQueueing: (map: string): Argv => ["multipathd", "disablequeueing", "map", map],
+};
+
 export const xenstore = {
   read: (...paths: string[]): Argv => ["xenstore-read", ...paths],
   exists: (path: string): Argv => ["xenstore-exists", path],

@@ -23,6 +23,12 @@ export interface Config {
   readonly replacementTimeoutS: number;
   /** What add does when the local leg is recorded as the only current copy. */
   readonly onStaleIscsi: StalePolicy;
+  /** auto: use multipathd's map of the LUN when multipathd manages it; no: always one path. */
+  readonly multipathUse: "auto" | "no";
+  /** How long add waits for multipathd to build the map of a LUN it claims. */
+  readonly multipathWaitS: number;
+  /** What add does with a map that queues I/O forever when no path is left. */
+  readonly multipathQueueing: "disable" | "warn";
   /** Seconds between two looks of the monitor. */
   readonly monitorIntervalS: number;
   readonly logSyslog: boolean;
@@ -39,6 +45,9 @@ export const DEFAULT_CONFIG: Config = {
   syncSpeedMax: null,
   replacementTimeoutS: 15,
   onStaleIscsi: "refuse",
+  multipathUse: "auto",
+  multipathWaitS: 10,
+  multipathQueueing: "disable",
   monitorIntervalS: 5,
   logSyslog: true,
   logFile: "/var/log/xen/xen-hotplug.log",
@@ -88,6 +97,17 @@ const KEYS: Record<string, Record<string, Setter>> = {
     "on-stale-iscsi": (v, fail, out) => {
       if (v !== "refuse" && v !== "prefer-local" && v !== "prefer-iscsi") fail(`'${v}' is not refuse, prefer-local or prefer-iscsi`);
       out.onStaleIscsi = v as StalePolicy;
+    },
+  },
+  multipath: {
+    use: (v, fail, out) => {
+      if (v !== "auto" && v !== "no") fail(`'${v}' is not auto or no`);
+      out.multipathUse = v as Config["multipathUse"];
+    },
+    wait: (v, fail, out) => { out.multipathWaitS = integer(1, 30, " (seconds)")(v, fail); },
+    queueing: (v, fail, out) => {
+      if (v !== "disable" && v !== "warn") fail(`'${v}' is not disable or warn`);
+      out.multipathQueueing = v as Config["multipathQueueing"];
     },
   },
   monitor: {

@@ -1,5 +1,6 @@
 import { redactArgv } from "./chap";
-import { discoverWithChap, iscsiadm, mdadm, xenstore, type Argv } from "./commands";
+import { discoverWithChap, iscsiadm, mdadm, multipath, xenstore, type Argv } from "./commands";
+import { MAP_FORMAT } from "./multipath";
 import type { Step } from "./plan";
 
 /** Names for what is only known when the plan runs. */
@@ -30,6 +31,15 @@ export function stepCommands(s: Step, n: Names): string[] {
       return [`(forget that the local leg of ${s.label} was the only current copy: --prefer-iscsi)`];
     case "find-lun":
       return [`(wait for /sys/class/iscsi_session/session*/device/target*/*:*:*:${s.lun}/block/* of ${s.iqn})`];
+    case "multipath":
+      return s.use === "no"
+        ? ["(refuse if a multipath map holds the LUN's path devices: [multipath] use = no)"]
+        : [
+            "(look for a multipath map among /sys/block/sdX/holders of the LUN's paths; if none:)",
+            `${show(multipath.claims(n.iscsiDev))}   (if it claims the path: wait up to ${s.waitS} s for multipathd's map)`,
+            show(multipath.maps(MAP_FORMAT)),
+            `${show(multipath.disableQueueing("MAP"))}   (only if the map queues I/O forever${s.queueing === "warn" ? "; [multipath] queueing = warn: a warning instead" : ""})`,
+          ];
     case "check-local":
       return [`(check that ${s.device} is a block device)`];
     case "md-build":

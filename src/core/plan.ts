@@ -19,6 +19,8 @@ export type Step =
   | { readonly kind: "rescan"; readonly iqn: string }
   | { readonly kind: "set-recovery"; readonly iqn: string; readonly seconds: number }
   | { readonly kind: "find-lun"; readonly iqn: string; readonly lun: number }
+  /** Use multipathd's map of the LUN as the iSCSI leg when there is (or will be) one. */
+  | { readonly kind: "multipath"; readonly iqn: string; readonly lun: number; readonly use: "auto" | "no"; readonly waitS: number; readonly queueing: "disable" | "warn" }
   | { readonly kind: "check-local"; readonly device: string }
   /** The first leg is the source: "iscsi" (write-mostly, the usual way) or "local". */
   | { readonly kind: "md-build"; readonly label: string; readonly first: "iscsi" | "local" }
@@ -119,6 +121,8 @@ export function planTarget(req: Request, view: TargetView): Step[] {
   // the node record only reaches new sessions: an existing one gets the timeout in sysfs
   steps.push({ kind: "set-recovery", iqn, seconds: req.config.replacementTimeoutS });
   steps.push({ kind: "find-lun", iqn, lun: req.spec.lun });
+  const c = req.config;
+  steps.push({ kind: "multipath", iqn, lun: req.spec.lun, use: c.multipathUse, waitS: c.multipathWaitS, queueing: c.multipathQueueing });
   return steps;
 }
 

@@ -8,6 +8,7 @@ import { diskLockName, targetLockName } from "../host/locks";
 import { shown } from "../host/paths";
 import { statBlock } from "../host/sysfs";
 import type { Host } from "./host";
+import { iscsiLegNow } from "./multipath";
 import { devRef, healthOf } from "./release";
 
 export interface HealResult {
@@ -35,8 +36,7 @@ export async function heal(host: Host, r: AttachmentRecord, localPath: string | 
     if (r.iqn !== null && broken(first.health.iscsi.state)) {
       const iqn = r.iqn;
       await ensureSession(host, iqn, config, deadline);
-      const lun = await host.iscsi.waitLun(iqn, r.lun, deadline);
-      if (!lun) throw new Error(`lun${r.lun} of ${iqn} is not back (session logged in, but no device)`);
+      const lun = await iscsiLegNow(host, iqn, r.lun, deadline);
       if (first.health.iscsi.state === "faulty") await host.md.removeFailed(array, deadline);
       await host.md.addTo(array, lun.path, deadline);
       await host.md.setWriteMostly(array, lun.dev);

@@ -3,6 +3,7 @@ import { Iscsi } from "../host/iscsi";
 import { Locks } from "../host/locks";
 import type { Log } from "../host/log";
 import { Md } from "../host/md";
+import { Multipath } from "../host/multipath";
 import { hostPaths, type HostPaths } from "../host/paths";
 import { Runner } from "../host/run";
 import { StateStore } from "../host/state-store";
@@ -15,6 +16,7 @@ export interface Host {
   readonly run: Runner;
   readonly iscsi: Iscsi;
   readonly md: Md;
+  readonly mpath: Multipath;
   readonly xs: Xenstore;
   readonly store: StateStore;
   readonly locks: Locks;
@@ -30,6 +32,7 @@ export function makeHost(log: Log, paths: HostPaths = hostPaths()): Host {
     run,
     iscsi: new Iscsi(run, paths),
     md: new Md(run, paths),
+    mpath: new Multipath(run, paths),
     xs: new Xenstore(run),
     store,
     locks: new Locks(store.locksDir(), log, (ms) => run.timings.add("lock-wait", ms)),

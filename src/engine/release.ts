@@ -89,6 +89,7 @@ async function releaseTarget(host: Host, journal: Journal, iqn: string, deadline
     } else {
       const t = await host.store.getTarget(iqn);
       if (t?.loggedInByUs) {
+        await flushMaps(host, iqn, deadline);
         host.log.step(`logging out of ${iqn}`);
         await host.iscsi.logout(iqn, deadline);
       } else {
@@ -99,6 +100,18 @@ async function releaseTarget(host: Host, journal: Journal, iqn: string, deadline
     await journal.update({ claimsTarget: false });
   } finally {
     await unlock();
+  }
+}
+
+/** Removes the multipath maps over the target's LUNs before logout, as multipath users should. */
+async function flushMaps(host: Host, iqn: string, deadline: Deadline): Promise<void> {
+  const seen = new Set<string>();
+  for (const { name } of await host.iscsi.lunPaths(iqn, null)) {
+    const map = await host.mpath.mapOf([name]);
+    if (!map || seen.has(map.kernelName)) continue;
+    seen.add(map.kernelName);
+    host.log.step(`removing the multipath map ${map.name} (${map.wwid}) before logout`);
+    await host.mpath.flush(map.name, deadline);
   }
 }
 

@@ -1,4 +1,6 @@
 import { describeLeg, type Health, type StaleRecord } from "../core/health";
+import { describeQueueing, judgeQueueing } from "../core/multipath";
+import { Deadline } from "../host/clock";
 import { summariseArray, type ArrayState } from "../core/md-state";
 import { describeOwner, type AttachmentRecord } from "../core/records";
 import { shown } from "../host/paths";
@@ -19,8 +21,34 @@ export interface AttachmentStatus {
   readonly localDevice: string | null;
   readonly array: ArrayState | null;
   readonly health: Health | null;
+  /** The iSCSI leg's multipath map, when it is one. */
+  readonly multipath: MultipathStatus | null;
   /** The local leg is recorded as the only current copy (the direction guard). */
   readonly stale: StaleRecord | null;
+}
+
+export interface MultipathStatus {
+  readonly name: string;
+  readonly wwid: string;
+  /** Each path device with its session and that session's state. */
+  readonly paths: readonly { readonly name: string; readonly session: number | null; readonly state: string }[];
+  /** What multipathd says the map does with no path left (null: multipathd did not answer). */
+  readonly queueing: string | null;
+}
+
+async function multipathOf(host: Host, r: AttachmentRecord): Promise<MultipathStatus | null> {
+  if (r.iscsi === null || r.iqn === null) return null;
+  const map = await host.mpath.map(r.iscsi.name);
+  if (!map) return null;
+  const bySession = new Map((await host.iscsi.lunPaths(r.iqn, r.lun)).map((p) => [p.name, p.session]));
+  const paths = await Promise.all(
+    map.paths.map(async (name) => {
+      const session = bySession.get(name) ?? null;
+      return { name, session, state: session === null ? "not a session of the target" : ((await host.iscsi.sessionState(session)) ?? "?") };
+    }),
+  );
+  const report = await host.mpath.report(map.name, new Deadline(5000));
+  return { name: map.name, wwid: map.wwid, paths, queueing: report ? describeQueueing(judgeQueueing(report)) : null };
 }
 
 export async function collectStatus(host: Host): Promise<AttachmentStatus[]> {
@@ -44,6 +72,7 @@ async function statusOf(host: Host, r: AttachmentRecord): Promise<AttachmentStat
     sessions: r.iqn !== null ? await host.iscsi.sessions(r.iqn) : [],
     iscsiDevice: r.iscsi ? shown(host.paths, r.iscsi.path) : null,
     localDevice: r.local ? shown(host.paths, r.local.path) : null,
+    multipath: await multipathOf(host, r),
     array: judged?.state ?? null,
     health: judged?.health ?? null,
     stale: r.label !== null ? await host.guard.get(r.label) : null,
@@ -58,7 +87,13 @@ export function formatStatus(list: readonly AttachmentStatus[]): string {
     if (s.devicePath) lines.push(`  device   ${s.devicePath} (${s.device})`);
     if (!s.spec.includes("@MISSING")) {
       lines.push(`  iSCSI    ${s.iscsiDevice ?? "-"}, session ${s.sessions.length ? s.sessions.join(", ") : "none"}`);
-      if (s.sessions.length > 1) lines.push(`           one path of ${s.sessions.length}: the iSCSI leg uses the lowest session's device (no multipath)`);
+      const m = s.multipath;
+      if (m) {
+        lines.push(`           multipath map ${m.name} (WWID ${m.wwid}), ${m.queueing ?? "queueing unknown (multipathd did not answer)"}`);
+        for (const p of m.paths) lines.push(`    path   ${p.name} ${p.session === null ? p.state : `session ${p.session} ${p.state}`}`);
+      } else if (s.sessions.length > 1) {
+        lines.push(`           one path of ${s.sessions.length}: the iSCSI leg uses the lowest session's device (no multipath)`);
+      }
     }
     if (s.array) {
       lines.push(`  md       ${summariseArray(s.array)}`);

@@ -6,6 +6,7 @@ import { shown } from "../host/paths";
 import { describePath, hexDev, sameDev, statBlock } from "../host/sysfs";
 import type { Host } from "./host";
 import type { Journal } from "./journal";
+import { useMultipath } from "./multipath";
 import { devRef, findOurArray } from "./release";
 
 /** What the steps found so far. */
@@ -37,6 +38,7 @@ export function stepTitle(s: Step): string {
     case "set-recovery": return `set the sessions' replacement timeout to ${s.seconds} s`;
     case "clear-stale": return `forget that the local leg of ${s.label} was the only current copy (--prefer-iscsi)`;
     case "find-lun": return `find lun${s.lun} of ${s.iqn}`;
+    case "multipath": return s.use === "no" ? `use one path of lun${s.lun} ([multipath] use = no)` : `use the multipath map of lun${s.lun}, if multipathd manages it`;
     case "check-local": return `check the local leg ${s.device}`;
     case "md-build": return `build /dev/md/${s.label}${s.first === "local" ? " from the local leg (it holds the current data)" : ""}`;
     case "md-speed": return `set the resync speed of /dev/md/${s.label}`;
@@ -72,8 +74,11 @@ export async function runStep(c: StepContext, s: Step): Promise<void> {
       await journal.update({ claimsTarget: true });
       return;
     }
-    case "login":
-      return host.iscsi.login(s.iqn, deadline);
+    case "login": {
+      const partial = await host.iscsi.login(s.iqn, deadline);
+      if (partial) host.log.warn(partial);
+      return;
+    }
     case "rescan":
       return host.iscsi.rescan(s.iqn, deadline);
     case "set-recovery":
@@ -98,6 +103,8 @@ export async function runStep(c: StepContext, s: Step): Promise<void> {
       await journal.update({ iscsi: found.iscsi });
       return;
     }
+    case "multipath":
+      return useMultipath(c, s);
     case "check-local": {
       const dev = await statBlock(s.device);
       if (!dev) throw new UserError(`local leg ${shown(host.paths, s.device)} is ${await describePath(s.device)}, not a block device`);

@@ -90,14 +90,25 @@ export class Iscsi {
     await this.iscsiadm(iscsiadm.setNode(iqn, name, value), deadline);
   }
 
-  /** Logs in on every portal of the target's node records; "session exists" (15) is fine. */
-  async login(iqn: string, deadline: Deadline): Promise<void> {
+  /**
+   * Logs in on every portal of the target's node records; "session exists" (15) is fine. When some
+   * portals fail but a session came up (one path of several down), returns a warning instead.
+   */
+  async login(iqn: string, deadline: Deadline): Promise<string | null> {
     try {
       await this.iscsiadm(iscsiadm.login(iqn), deadline, [0, 15]);
+      return null;
     } catch (err) {
       if (err instanceof CommandError && err.code === 24) {
         const portals = await this.nodePortals(iqn, deadline).catch(() => []);
         throw new Error(`authentication failed for ${iqn} at ${portals.join(", ") || "its portal"} (iscsiadm exit 24: check the CHAP credentials)`);
+      }
+      if (err instanceof CommandError && err.code !== null) {
+        const up = await this.sessions(iqn);
+        if (up.length > 0) {
+          const portals = await this.nodePortals(iqn, deadline).catch(() => []);
+          return `logged in to ${iqn} on ${up.length} of ${portals.length || "its"} portals; the others failed: ${err.message}`;
+        }
       }
       throw err;
     }
@@ -142,6 +153,15 @@ export class Iscsi {
           if (m) out.push({ session, lun: Number(m[1]), dir: join(sdev, target, hctl) });
         }
       }
+    }
+    return out;
+  }
+
+  /** The block devices (sdX) of LUN (null: of every LUN) on every session of IQN: one per path. */
+  async lunPaths(iqn: string, lun: number | null): Promise<{ name: string; session: number }[]> {
+    const out: { name: string; session: number }[] = [];
+    for (const d of await this.lunDirs(iqn)) {
+      if (lun === null || d.lun === lun) for (const name of await listDir(join(d.dir, "block"))) out.push({ name, session: d.session });
     }
     return out;
   }

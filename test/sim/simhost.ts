@@ -29,6 +29,19 @@ export interface RunResult {
   stderr: string;
 }
 
+export interface MultipathOptions {
+  /** multipathd runs (builds maps, answers). */
+  daemon?: boolean;
+  /** `multipath -c` claims the LUNs' paths. */
+  claim?: boolean;
+  /** What multipathd's %Q shows for new maps: off, on, -, "N chk". */
+  queueing?: string;
+  /** The dm features of maps with queueing "-". */
+  features?: string;
+  /** disablequeueing answers ok but changes nothing. */
+  stuck?: boolean;
+}
+
 export interface SimOptions {
   udev?: boolean;
   /** Target name -> its LUNs (tgt style: data LUNs). */
@@ -37,6 +50,8 @@ export interface SimOptions {
   nodes?: boolean;
   deviceDelayMs?: number;
   config?: string;
+  /** multipath-tools installed (fake multipath and multipathd on PATH); absent: not installed. */
+  multipath?: MultipathOptions;
   tab?: string;
   localDevices?: string[];
 }
@@ -55,7 +70,7 @@ export class SimHost {
     this.binDir = path.join(this.root, "bin");
     mkdirSync(this.binDir);
     mkdirSync(path.join(this.root, "fake"));
-    for (const t of TOOLS) {
+    for (const t of [...TOOLS, ...(opts.multipath ? ["multipath", "multipathd"] : [])]) {
       const f = path.join(this.binDir, t);
       writeFileSync(f, `#!/bin/bash\nexec -a "$0" ${NODE} ${FAKEHOST} ${t} "$@"\n`);
       chmodSync(f, 0o755);
@@ -74,6 +89,9 @@ export class SimHost {
       md: {},
       xenstore: {},
       deviceDelayMs: opts.deviceDelayMs ?? 0,
+      mpath: opts.multipath
+        ? { daemon: true, claim: true, queueing: "off", features: "0", stuck: false, ...opts.multipath, maps: {}, next: 0 }
+        : null,
     };
     writeFileSync(path.join(this.root, "fake/world.json"), JSON.stringify(world));
     mkdirSync(path.join(this.root, "etc/xen/scripts"), { recursive: true });
@@ -176,7 +194,7 @@ export class SimHost {
   failLeg(label: string, role: "iscsi" | "local"): void {
     this.setWorld((w) => {
       const [md, a] = Object.entries(w.md).find(([, x]) => x.label === label)!;
-      const m = role === "iscsi" ? a.members.find((x) => x.major === 8) : a.members.find((x) => x.major !== 8);
+      const m = role === "iscsi" ? a.members.find((x) => iscsiMajor(x.major)) : a.members.find((x) => !iscsiMajor(x.major));
       m!.state = "faulty";
       writeFileSync(this.file(`sys/block/${md}/md/dev-${m!.name}/state`), "faulty\n");
       writeFileSync(this.file(`sys/block/${md}/md/degraded`), "1\n");
@@ -189,7 +207,7 @@ export class SimHost {
     this.setWorld((w) => {
       const [md, a] = Object.entries(w.md).find(([, x]) => x.label === label)!;
       for (const m of a.members) {
-        m.state = m.major === 8 ? "in_sync,write_mostly" : "in_sync";
+        m.state = iscsiMajor(m.major) ? "in_sync,write_mostly" : "in_sync";
         writeFileSync(this.file(`sys/block/${md}/md/dev-${m.name}/state`), `${m.state}\n`);
       }
       writeFileSync(this.file(`sys/block/${md}/md/degraded`), "0\n");
@@ -208,7 +226,7 @@ export class SimHost {
   /** Member states of LABEL's array, iSCSI (major 8) first. */
   legs(label: string): string[] {
     const a = Object.values(this.world().md).find((x) => x.label === label);
-    return a ? [...a.members].sort((x, y) => (x.major === 8 ? -1 : y.major === 8 ? 1 : 0)).map((m) => `${m.major === 8 ? "iscsi" : "local"}:${m.state}`) : [];
+    return a ? [...a.members].sort((x, y) => (iscsiMajor(x.major) ? -1 : iscsiMajor(y.major) ? 1 : 0)).map((m) => `${iscsiMajor(m.major) ? "iscsi" : "local"}:${m.state}`) : [];
   }
 
   /** Everything a finished (or cleaned-up) host must not hold any more. */
@@ -217,6 +235,7 @@ export class SimHost {
     const left: string[] = [];
     for (const sid of Object.keys(w.sessions)) left.push(`session ${sid} (${w.sessions[sid]?.iqn})`);
     for (const md of Object.keys(w.md)) left.push(`array ${md}`);
+    for (const [kn, m] of Object.entries(w.mpath?.maps ?? {})) left.push(`multipath map ${m.name} (${kn})`);
     for (const d of ["attach", "target"]) {
       const dir = this.file(`run/block-iscsimple/${d}`);
       if (existsSync(dir)) for (const f of readdirSync(dir)) left.push(`state ${d}/${f}`);
@@ -242,7 +261,11 @@ export interface World {
   md: Record<string, { label: string; members: { name: string; major: number; minor: number; state: string }[] }>;
   xenstore: Record<string, string>;
   deviceDelayMs: number;
+  mpath: null | { daemon: boolean; claim: boolean; queueing: string; features: string; maps: Record<string, { name: string; wwid: string; paths: string[]; queueing: string; minor: number }> };
 }
+
+/** The iSCSI leg's major: sd (8), or the fake multipath maps (252). */
+const iscsiMajor = (major: number): boolean => major === 8 || major === 252;
 
 function spawnSyncOk(cmd: string, args: string[]): boolean {
   try {

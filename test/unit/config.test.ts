@@ -10,7 +10,7 @@ describe("parseConfig", () => {
   });
   it("reads every key", () => {
     const { config, warnings } = parseConfig(
-      "[iscsi]\nportals = 192.0.2.10, [2001:db8::1]:3261 filer.example\nlogin-timeout = 3\nlogin-retries = 2\nreplacement-timeout = 20\n[attach]\ndeadline = 25\n[md]\nsync-speed-min = 5000\nsync-speed-max = 90000\non-stale-iscsi = prefer-local\n[monitor]\ninterval = 10\n[log]\nsyslog = no\nfile = none\n",
+      "[iscsi]\nportals = 192.0.2.10, [2001:db8::1]:3261 filer.example\nlogin-timeout = 3\nlogin-retries = 2\nreplacement-timeout = 20\n[attach]\ndeadline = 25\n[md]\nsync-speed-min = 5000\nsync-speed-max = 90000\non-stale-iscsi = prefer-local\n[multipath]\nuse = no\nwait = 5\nqueueing = warn\n[monitor]\ninterval = 10\n[log]\nsyslog = no\nfile = none\n",
       F,
     );
     expect(warnings).toEqual([]);
@@ -23,6 +23,9 @@ describe("parseConfig", () => {
       syncSpeedMax: 90000,
       replacementTimeoutS: 20,
       onStaleIscsi: "prefer-local",
+      multipathUse: "no",
+      multipathWaitS: 5,
+      multipathQueueing: "warn",
       monitorIntervalS: 10,
       logSyslog: false,
       logFile: null,
@@ -37,6 +40,9 @@ describe("parseConfig", () => {
   });
   it.each([
     ["[attach]\ndeadline = 40\n", `${F}: [attach] deadline: '40' is not a whole number from 1 to 35 (seconds)`],
+    ["[multipath]\nuse = yes\n", `${F}: [multipath] use: 'yes' is not auto or no`],
+    ["[multipath]\nqueueing = queue\n", `${F}: [multipath] queueing: 'queue' is not disable or warn`],
+    ["[multipath]\nwait = 0\n", `${F}: [multipath] wait: '0' is not a whole number from 1 to 30 (seconds)`],
     ["[attach]\ndeadline = soon\n", `${F}: [attach] deadline: 'soon' is not a whole number`],
     ["[iscsi]\nportals = 192.0.2.300\n", `${F}: [iscsi] portals: portal '192.0.2.300': '192.0.2.300' is not an IPv4 address or host name`],
     ["[iscsi]\nportals = 192.0.2.1:70000\n", "port '70000' is not 1 to 65535"],

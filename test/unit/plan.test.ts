@@ -28,18 +28,18 @@ const kinds = (steps: { kind: string }[]): string[] => steps.map((s) => s.kind);
 describe("planTarget", () => {
   it("discovers, sets the login limits, claims, logs in and finds the LUN on a fresh host", () => {
     const steps = planTarget(req(`lun1@${IQN}+l`), none);
-    expect(kinds(steps)).toEqual(["discover", "set-node", "set-node", "set-node", "claim-target", "login", "set-recovery", "find-lun"]);
+    expect(kinds(steps)).toEqual(["discover", "set-node", "set-node", "set-node", "claim-target", "login", "set-recovery", "find-lun", "multipath"]);
     expect(steps[3]).toMatchObject({ name: "node.session.timeo.replacement_timeout", value: "15" });
     expect(steps[1]).toMatchObject({ name: "node.conn[0].timeo.login_timeout", value: "5" });
     expect(steps[2]).toMatchObject({ name: "node.session.initial_login_retry_max", value: "1" });
     expect(steps[4]).toMatchObject({ login: true });
   });
   it("skips discovery when the node record exists", () => {
-    expect(kinds(planTarget(req(IQN), { ...none, nodePortals: ["192.0.2.10:3260"] }))).toEqual(["set-node", "set-node", "set-node", "claim-target", "login", "set-recovery", "find-lun"]);
+    expect(kinds(planTarget(req(IQN), { ...none, nodePortals: ["192.0.2.10:3260"] }))).toEqual(["set-node", "set-node", "set-node", "claim-target", "login", "set-recovery", "find-lun", "multipath"]);
   });
   it("rescans an existing session when the LUN is not visible, and does not log in again", () => {
-    expect(kinds(planTarget(req(`lun1@${IQN}`), { ...none, sessions: [3] }))).toEqual(["claim-target", "rescan", "set-recovery", "find-lun"]);
-    expect(kinds(planTarget(req(`lun1@${IQN}`), { ...none, sessions: [3], lunVisible: true }))).toEqual(["claim-target", "set-recovery", "find-lun"]);
+    expect(kinds(planTarget(req(`lun1@${IQN}`), { ...none, sessions: [3] }))).toEqual(["claim-target", "rescan", "set-recovery", "find-lun", "multipath"]);
+    expect(kinds(planTarget(req(`lun1@${IQN}`), { ...none, sessions: [3], lunVisible: true }))).toEqual(["claim-target", "set-recovery", "find-lun", "multipath"]);
   });
   it("needs discovery portals when there is no node record", () => {
     expect(() => planTarget(req(IQN, { config: DEFAULT_CONFIG }), none)).toThrow(`no iSCSI node record for ${IQN} and no discovery portals in the config ([iscsi] portals)`);

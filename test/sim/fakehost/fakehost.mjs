@@ -81,6 +81,7 @@ function lunDevices(w, sid) {
     write(R(`sys/class/iscsi_session/session${sid}/device/target${s.host}:0:0/${hctl}/model`), "VIRTUAL-DISK");
     write(R(`sys/class/iscsi_session/session${sid}/device/target${s.host}:0:0/${hctl}/wwid`), `naa.60000000000000000e0000000${s.host}0${lun}`);
     mknod(R(`dev/${name}`), 8, minor);
+    mpathAddPath(w, name, s.iqn, lun);
     if (w.udev) {
       const link = R(`dev/disk/by-path/ip-${s.portal}-iscsi-${s.iqn}-lun-${lun}`);
       mkdirp(path.dirname(link));
@@ -93,6 +94,7 @@ function lunDevices(w, sid) {
 function dropSession(w, sid) {
   for (const [name, d] of Object.entries(w.disks)) {
     if (d.sid !== Number(sid)) continue;
+    mpathRemovePath(w, name);
     fs.rmSync(R(`dev/${name}`), { force: true });
     fs.rmSync(R(`sys/block/${name}`), { recursive: true, force: true });
     fs.rmSync(R(`dev/disk/by-path/ip-${d.portal}-iscsi-${d.iqn}-lun-${d.lun}`), { force: true });
@@ -158,7 +160,12 @@ function iscsiadm() {
       }
       else {
         const up = node.portals.filter((p) => w.portalsUp.includes(p));
-        if (up.length === 0) { err(`iscsiadm: Could not login to [iface: default, target: ${iqn}, portal: ${node.portals[0]}].\n`); code = 8; }
+        // like iscsiadm: any portal that fails makes the exit status non-zero, even when others logged in
+        for (const p of node.portals.filter((x) => !up.includes(x))) {
+          err(`iscsiadm: Could not login to [iface: default, target: ${iqn}, portal: ${p}].\niscsiadm: initiator reported error (8 - connection timed out)\n`);
+          code = 8;
+        }
+        if (up.length < node.portals.length && up.length > 0) err("iscsiadm: Could not log into all portals\n");
         for (const p of up) {
           const sid = w.nextSid++;
           w.sessions[sid] = { iqn, portal: p, host: w.nextHost++ };
@@ -179,6 +186,104 @@ function iscsiadm() {
       const sid = opt("-r");
       if (!w.sessions[sid]) { err("iscsiadm: No session found.\n"); code = 21; } else lunDevices(w, sid);
     } else { err(`fake iscsiadm: unsupported ${args.join(" ")}\n`); code = 7; }
+    save(w);
+  } finally { unlock(); }
+  finish(code);
+}
+
+// ---------------------------------------------------------------- dm-multipath
+// w.mpath: {daemon, claim, queueing, features, maps: {dm-N: {name, wwid, paths, queueing}}, next}; maps
+// use major 252. multipathd builds a map when a claimed path appears (if the daemon runs), drops a
+// path when its device goes, and removes a map whose last path went (unless md holds it).
+const wwidOf = (iqn, lun) => `360000000000000000e${Buffer.from(iqn).toString("hex").slice(-10)}0${lun}`;
+function mpathAddPath(w, sd, iqn, lun) {
+  const m = w.mpath;
+  if (!m || !m.daemon || !m.claim) return;
+  const wwid = wwidOf(iqn, lun);
+  let kn = Object.keys(m.maps).find((k) => m.maps[k].wwid === wwid);
+  if (!kn) {
+    const n = m.next++;
+    kn = `dm-${n}`;
+    const name = `mpath${String.fromCharCode(97 + n)}`;
+    m.maps[kn] = { name, wwid, paths: [], queueing: m.queueing, minor: n };
+    write(R(`sys/block/${kn}/dev`), `252:${n}`);
+    write(R(`sys/block/${kn}/dm/name`), name);
+    write(R(`sys/block/${kn}/dm/uuid`), `mpath-${wwid}`);
+    mknod(R(`dev/${kn}`), 252, n);
+    mkdirp(R("dev/mapper"));
+    fs.rmSync(R(`dev/mapper/${name}`), { force: true });
+    if (w.udev) fs.symlinkSync(`../${kn}`, R(`dev/mapper/${name}`)); else mknod(R(`dev/mapper/${name}`), 252, n);
+  }
+  m.maps[kn].paths.push(sd);
+  mkdirp(R(`sys/block/${kn}/slaves/${sd}`));
+  mkdirp(R(`sys/block/${sd}/holders/${kn}`));
+}
+function mapInUse(w, kn) {
+  const n = w.mpath.maps[kn].minor;
+  return Object.values(w.md).some((a) => a.members.some((x) => x.major === 252 && x.minor === n));
+}
+function removeMap(w, kn) {
+  const map = w.mpath.maps[kn];
+  for (const sd of map.paths) fs.rmSync(R(`sys/block/${sd}/holders/${kn}`), { recursive: true, force: true });
+  fs.rmSync(R(`sys/block/${kn}`), { recursive: true, force: true });
+  fs.rmSync(R(`dev/${kn}`), { force: true });
+  fs.rmSync(R(`dev/mapper/${map.name}`), { force: true });
+  delete w.mpath.maps[kn];
+}
+function mpathRemovePath(w, sd) {
+  if (!w.mpath) return;
+  for (const [kn, map] of Object.entries(w.mpath.maps)) {
+    if (!map.paths.includes(sd)) continue;
+    map.paths = map.paths.filter((p) => p !== sd);
+    fs.rmSync(R(`sys/block/${kn}/slaves/${sd}`), { recursive: true, force: true });
+    if (map.paths.length === 0 && !mapInUse(w, kn)) removeMap(w, kn);
+  }
+}
+const sessionOf = (w, sd) => w.disks[sd]?.sid;
+function activePaths(w, map) {
+  return map.paths.filter((sd) => { const sid = sessionOf(w, sd); try { return fs.readFileSync(R(`sys/class/iscsi_session/session${sid}/state`), "utf8").trim() === "LOGGED_IN"; } catch { return false; } }).length;
+}
+
+function multipath() {
+  const verb = args[0];
+  fault(verb);
+  lock();
+  let code = 0;
+  try {
+    const w = load();
+    const m = w.mpath;
+    if (verb === "-c") {
+      if (m.claim) out(`${unR(args[1])} is a valid multipath device path\n`); else { out(`${unR(args[1])} is not a valid multipath device path\n`); code = 1; }
+    } else if (verb === "-f") {
+      const kn = Object.keys(m.maps).find((k) => m.maps[k].name === args[1]);
+      if (!kn) { err(`${args[1]}: map not present\n`); code = 1; }
+      else if (mapInUse(w, kn)) { err(`${args[1]}: map in use\n`); code = 1; }
+      else removeMap(w, kn);
+    } else { err(`fake multipath: unsupported ${args.join(" ")}\n`); code = 1; }
+    save(w);
+  } finally { unlock(); }
+  finish(code);
+}
+
+function multipathd() {
+  const verb = args.slice(0, 2).join(" ");
+  fault(args[0]);
+  lock();
+  let code = 0;
+  try {
+    const w = load();
+    const m = w.mpath;
+    if (!m.daemon) { err("ux_socket_connect: Connection refused\n"); code = 1; }
+    else if (verb === "show maps") {
+      const fmt = args[4] ?? "%n %w";
+      for (const [, map] of Object.entries(m.maps)) {
+        const features = map.queueing === "on" || (map.queueing === "-" && m.features.includes("queue_if_no_path")) ? "1 queue_if_no_path" : "0";
+        out(`${fmt.replace("%n", map.name).replace("%w", map.wwid).replace("%Q", map.queueing).replace("%N", String(activePaths(w, map))).replace("%f", features)}\n`);
+      }
+    } else if (verb === "disablequeueing map") {
+      const map = Object.values(m.maps).find((x) => x.name === args[2]);
+      if (!map) { out("fail\n"); code = 1; } else { if (!m.stuck) map.queueing = "off"; out("ok\n"); }
+    } else { err(`fake multipathd: unsupported ${args.join(" ")}\n`); code = 1; }
     save(w);
   } finally { unlock(); }
   finish(code);
@@ -320,6 +425,8 @@ if (tool === "_appear") {
   try { const w = load(); if (w.sessions[args[0]]) lunDevices(w, args[0]); save(w); } finally { unlock(); }
 } else if (tool === "iscsiadm") iscsiadm();
 else if (tool === "mdadm") mdadm();
+else if (tool === "multipath") multipath();
+else if (tool === "multipathd") multipathd();
 else if (tool?.startsWith("xenstore-")) xenstore();
 else if (tool === "logger") {
   const input = fs.readFileSync(0, "utf8");

@@ -1,0 +1,106 @@
+import { UserError } from "../core/errors";
+import { describeQueueing, judgeQueueing } from "../core/multipath";
+import type { Step } from "../core/plan";
+import { pollUntil, type Deadline } from "../host/clock";
+import type { MpathMap } from "../host/multipath";
+import { shown } from "../host/paths";
+import { hexDev, type BlockDev } from "../host/sysfs";
+import type { Host } from "./host";
+import { devRef } from "./release";
+import type { StepContext } from "./steps";
+
+type MultipathStep = Extract<Step, { kind: "multipath" }>;
+
+/**
+ * After find-lun: when multipathd manages the LUN, its map becomes the iSCSI leg. The map is the
+ * one holding the LUN's path devices (its dm uuid is mpath-WWID); when multipath claims the path
+ * but has no map yet, we wait for multipathd to build it. A map that would queue I/O forever with
+ * no path left is made to fail I/O instead (or we warn), so that md can fail over to the local leg.
+ */
+export async function useMultipath(c: StepContext, s: MultipathStep): Promise<void> {
+  const { host, journal, found, deadline } = c;
+  const lun = found.iscsi;
+  if (!lun) throw new Error("internal: multipath before find-lun");
+  const pathsOf = async () => (await host.iscsi.lunPaths(s.iqn, s.lun)).map((p) => p.name);
+  let map = await host.mpath.mapOf(await pathsOf());
+  if (s.use === "no") {
+    if (map) throw new UserError(`lun${s.lun} of ${s.iqn} is held by the multipath map ${map.name}, but the config says [multipath] use = no`);
+    return;
+  }
+  if (!map) {
+    const claimed = await host.mpath.claims(lun.path, deadline);
+    if (claimed !== true) {
+      const sessions = await host.iscsi.sessions(s.iqn);
+      if (sessions.length > 1) {
+        host.log.step(`${shown(host.paths, lun.path)} is one path of ${sessions.length}: ${claimed === null ? "multipath-tools is not installed" : "multipath does not claim it (blacklist or find_multipaths)"}`);
+      }
+      return;
+    }
+    const t0 = performance.now();
+    map = await pollUntil(async () => host.mpath.mapOf(await pathsOf()), deadline.slice(s.waitS * 1000), 200);
+    host.run.timings.add("wait-multipath", performance.now() - t0);
+    if (!map) {
+      throw new Error(
+        `multipath claims ${shown(host.paths, lun.path)} (multipath -c) but multipathd built no map for it within ${s.waitS} s: is multipathd running? ([multipath] use = no uses one path)`,
+      );
+    }
+  }
+  map = await waitForAllPaths(c, map, pathsOf);
+  await checkQueueing(c, s, map);
+  found.iscsi = devRef(map.path, map.kernelName, map.dev);
+  host.log.step(`lun${s.lun} of ${s.iqn} is the multipath map ${shown(host.paths, map.path)} (${hexDev(map.dev)}, WWID ${map.wwid}) over ${map.paths.join(", ")}`);
+  await journal.update({ iscsi: found.iscsi });
+}
+
+/** multipathd adds the paths one by one: wait a moment for those the sessions have, not for ever. */
+async function waitForAllPaths(c: StepContext, first: MpathMap, pathsOf: () => Promise<string[]>): Promise<MpathMap> {
+  const want = new Set(await pathsOf());
+  const complete = await pollUntil(async () => {
+    const m = await c.host.mpath.map(first.kernelName);
+    return m && [...want].every((p) => m.paths.includes(p)) ? m : null;
+  }, c.deadline.slice(3000), 200);
+  if (complete) return complete;
+  const now = (await c.host.mpath.map(first.kernelName)) ?? first;
+  c.host.log.warn(`multipath map ${now.name} has ${now.paths.length} of the ${want.size} paths of its LUN (${[...want].join(", ")}); going on`);
+  return now;
+}
+
+async function checkQueueing(c: StepContext, s: MultipathStep, map: MpathMap): Promise<void> {
+  const { host, deadline } = c;
+  const report = await host.mpath.report(map.name, deadline);
+  if (!report) {
+    host.log.warn(`multipathd did not report on map ${map.name}: cannot check that it fails I/O when no path is left`);
+    return;
+  }
+  const q = judgeQueueing(report);
+  if (q.kind !== "forever") {
+    host.log.step(`multipath map ${map.name} ${describeQueueing(q)}`);
+    return;
+  }
+  const why = `multipath map ${map.name} ${describeQueueing(q)} (no_path_retry queue): md could never fail over to the local leg`;
+  if (s.queueing === "warn") {
+    host.log.warn(`${why}; set no_path_retry to a number in multipath.conf ([multipath] queueing = warn leaves it)`);
+    return;
+  }
+  await host.mpath.disableQueueing(map.name, deadline);
+  const after = await host.mpath.report(map.name, deadline);
+  if (!after || judgeQueueing(after).kind === "forever") throw new Error(`${why}, and multipathd disablequeueing did not change it`);
+  host.log.step(`${why}: queueing disabled on it (multipathd disablequeueing); it now ${describeQueueing(judgeQueueing(after))}`);
+}
+
+/**
+ * The device of the iSCSI leg once its target is back, for heal: the LUN's multipath map when one
+ * holds its paths (after multipathd has reinstated a path), else the LUN's device itself.
+ */
+export async function iscsiLegNow(host: Host, iqn: string, lun: number, deadline: Deadline): Promise<{ path: string; name: string; dev: BlockDev }> {
+  const dev = await host.iscsi.waitLun(iqn, lun, deadline);
+  if (!dev) throw new Error(`lun${lun} of ${iqn} is not back (session logged in, but no device)`);
+  const map = await host.mpath.mapOf((await host.iscsi.lunPaths(iqn, lun)).map((p) => p.name));
+  if (!map) return dev;
+  const active = await pollUntil(async () => {
+    const r = await host.mpath.report(map.name, deadline);
+    return r === null || r.activePaths > 0 ? true : null;
+  }, deadline, 500);
+  if (!active) throw new Error(`multipath map ${map.name} of lun${lun} has no active path yet; heal again when multipathd has reinstated one`);
+  return { path: map.path, name: map.kernelName, dev: map.dev };
+}
