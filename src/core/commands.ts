@@ -43,6 +43,11 @@ export const multipath = {
   disableQueueing: (map: string): Argv => ["multipathd", "disablequeueing", "map", map],
 };
 
+export const udevadm = {
+  /** Waits for udev to finish the events queued so far (multipath reads WWIDs from udev's database). */
+  settle: (seconds: number): Argv => ["udevadm", "settle", `--timeout=${seconds}`],
+};
+
 export const xenstore = {
   read: (...paths: string[]): Argv => ["xenstore-read", ...paths],
   exists: (path: string): Argv => ["xenstore-exists", path],

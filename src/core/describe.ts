@@ -1,5 +1,5 @@
 import { redactArgv } from "./chap";
-import { discoverWithChap, iscsiadm, mdadm, multipath, xenstore, type Argv } from "./commands";
+import { discoverWithChap, iscsiadm, mdadm, multipath, udevadm, xenstore, type Argv } from "./commands";
 import { MAP_FORMAT } from "./multipath";
 import type { Step } from "./plan";
 
@@ -37,6 +37,7 @@ export function stepCommands(s: Step, n: Names): string[] {
         : [
             "(look for a multipath map among /sys/block/sdX/holders of the LUN's paths; if none:)",
             `${show(multipath.claims(n.iscsiDev))}   (if it claims the path: wait up to ${s.waitS} s for multipathd's map)`,
+            `${show(udevadm.settle(s.waitS))}   (if it does not: let udev record the path's WWID, then ask again)`,
             show(multipath.maps(MAP_FORMAT)),
             `${show(multipath.disableQueueing("MAP"))}   (only if the map queues I/O forever${s.queueing === "warn" ? "; [multipath] queueing = warn: a warning instead" : ""})`,
           ];

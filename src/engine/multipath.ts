@@ -28,7 +28,13 @@ export async function useMultipath(c: StepContext, s: MultipathStep): Promise<vo
     return;
   }
   if (!map) {
-    const claimed = await host.mpath.claims(lun.path, deadline);
+    let claimed = await host.mpath.claims(lun.path, deadline);
+    if (claimed === false) {
+      // multipath judges a path by its WWID in udev's database: a device that appeared a moment
+      // ago may not be there yet (and md would then take the path from under multipathd)
+      await host.mpath.settle(deadline.slice(s.waitS * 1000));
+      claimed = await host.mpath.claims(lun.path, deadline);
+    }
     if (claimed !== true) {
       const sessions = await host.iscsi.sessions(s.iqn);
       if (sessions.length > 1) {

@@ -1,4 +1,4 @@
-import { multipath } from "../core/commands";
+import { multipath, udevadm } from "../core/commands";
 import { MAP_FORMAT, parseMapReport, validMapName, type MapReport } from "../core/multipath";
 import { sleepMs, type Deadline } from "./clock";
 import type { HostPaths } from "./paths";
@@ -61,6 +61,16 @@ export class Multipath {
     } catch (err) {
       if (err instanceof CommandError && err.code === null && /command not found/.test(err.message)) return null;
       throw err;
+    }
+  }
+
+  /** Lets udev finish the queued events (a timeout, or no udevadm at all, is not an error). */
+  async settle(deadline: Deadline): Promise<void> {
+    const seconds = Math.max(1, Math.floor(deadline.remainingMs() / 1000));
+    try {
+      await this.run.run(udevadm.settle(seconds), deadline, [0, 1]);
+    } catch (err) {
+      if (!(err instanceof CommandError)) throw err;
     }
   }
 

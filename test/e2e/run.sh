@@ -3,7 +3,7 @@
 # manual-mode scenarios, then Xen 4.17 with a PV dom0 for the xl scenarios. The repository reaches
 # the guest read-only over 9p, so the guest installs build/block-iscsimple (or the .deb) as a host
 # would. Logs: build/lab/{plain,xen}.log. Exit 0 only when every scenario passed.
-# Env: LAB_ONLY=plain,xen,outage (a subset), LAB_TIMEOUT (s, per boot, default 900), LAB_CACHE (see build-image.sh).
+# Env: LAB_ONLY=plain,xen,outage,mpath (a subset), LAB_TIMEOUT (s, per boot, default 900), LAB_CACHE (see build-image.sh).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -42,6 +42,7 @@ want() { [ -z "${LAB_ONLY:-}" ] || [[ ",$LAB_ONLY," == *",$1,"* ]]; }
 want plain && { boot plain plain-lab.sh plain || rc=1; }
 want xen && { boot xen xen-lab.sh xen || rc=1; }
 want outage && { boot outage outage-lab.sh xen || rc=1; }
+want mpath && { boot mpath mpath-lab.sh xen || rc=1; }
 T2=$(date +%s.%N)
 echo "lab: image $(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.1f", b-a}') s, whole lab $(awk -v a="$T0" -v b="$T2" 'BEGIN{printf "%.1f", b-a}') s: $([ $rc = 0 ] && echo PASSED || echo FAILED)"
 exit $rc

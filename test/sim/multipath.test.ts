@@ -45,6 +45,16 @@ describe("multipath", () => {
     expect(h.leftovers()).toEqual([]);
   });
 
+  it.concurrent("a path udev has not recorded yet: settles udev, asks again, then uses the map", async () => {
+    const h = twoPaths({ claim: "after-settle" });
+    const r = await h.run(["add", SPEC]);
+    expect(r.code, r.stderr).toBe(0);
+    const calls = h.calls();
+    expect(calls.filter((c) => c.startsWith("multipath -c"))).toHaveLength(2);
+    expect(idx(h, "udevadm settle")).toBeGreaterThan(idx(h, "multipath -c"));
+    expect(Object.values(h.world().md)[0]!.members.map((m) => m.major)).toContain(252);
+  });
+
   it.concurrent("a LUN without a mirror: the guest gets the map", async () => {
     const h = twoPaths({});
     const be = h.backend(3, 51713, `lun1@${IQN}`);
@@ -108,6 +118,7 @@ describe("multipath", () => {
     expect(log(h)).toMatch(/is one path of 2: multipath does not claim it/);
     expect((await h.run(["status"])).stdout).toMatch(/one path of 2: .*\(no multipath\)/);
     expect(h.calls().some((c) => c.startsWith("multipathd"))).toBe(false);
+    expect(h.calls().filter((c) => c.startsWith("multipath -c"))).toHaveLength(2);
   });
 
   it.concurrent("multipath-tools not installed: one path, said in the log", async () => {

@@ -32,8 +32,8 @@ export interface RunResult {
 export interface MultipathOptions {
   /** multipathd runs (builds maps, answers). */
   daemon?: boolean;
-  /** `multipath -c` claims the LUNs' paths. */
-  claim?: boolean;
+  /** `multipath -c` claims the LUNs' paths ("after-settle": only once udevadm settle ran). */
+  claim?: boolean | "after-settle";
   /** What multipathd's %Q shows for new maps: off, on, -, "N chk". */
   queueing?: string;
   /** The dm features of maps with queueing "-". */
@@ -261,7 +261,7 @@ export interface World {
   md: Record<string, { label: string; members: { name: string; major: number; minor: number; state: string }[] }>;
   xenstore: Record<string, string>;
   deviceDelayMs: number;
-  mpath: null | { daemon: boolean; claim: boolean; queueing: string; features: string; maps: Record<string, { name: string; wwid: string; paths: string[]; queueing: string; minor: number }> };
+  mpath: null | { daemon: boolean; claim: boolean | "after-settle"; queueing: string; features: string; maps: Record<string, { name: string; wwid: string; paths: string[]; queueing: string; minor: number }> };
 }
 
 /** The iSCSI leg's major: sd (8), or the fake multipath maps (252). */

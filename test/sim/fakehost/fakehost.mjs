@@ -199,6 +199,7 @@ const wwidOf = (iqn, lun) => `360000000000000000e${Buffer.from(iqn).toString("he
 function mpathAddPath(w, sd, iqn, lun) {
   const m = w.mpath;
   if (!m || !m.daemon || !m.claim) return;
+  if (m.claim === "after-settle") { m.pending = [...(m.pending ?? []), [sd, iqn, lun]]; return; }
   const wwid = wwidOf(iqn, lun);
   let kn = Object.keys(m.maps).find((k) => m.maps[k].wwid === wwid);
   if (!kn) {
@@ -253,7 +254,8 @@ function multipath() {
     const w = load();
     const m = w.mpath;
     if (verb === "-c") {
-      if (m.claim) out(`${unR(args[1])} is a valid multipath device path\n`); else { out(`${unR(args[1])} is not a valid multipath device path\n`); code = 1; }
+      // claim "after-settle": the WWID is only in udev's database once udevadm settle ran
+      if (m.claim === true || (m.claim === "after-settle" && w.settled)) out(`${unR(args[1])} is a valid multipath device path\n`); else { out(`${unR(args[1])} is not a valid multipath device path\n`); code = 1; }
     } else if (verb === "-f") {
       const kn = Object.keys(m.maps).find((k) => m.maps[k].name === args[1]);
       if (!kn) { err(`${args[1]}: map not present\n`); code = 1; }
@@ -431,5 +433,17 @@ else if (tool?.startsWith("xenstore-")) xenstore();
 else if (tool === "logger") {
   const input = fs.readFileSync(0, "utf8");
   fs.appendFileSync(path.join(FAKE, "syslog.log"), input);
-} else if (tool === "udevadm") { fault(args[0] ?? ""); }
+} else if (tool === "udevadm") {
+  fault(args[0] ?? "");
+  if (args[0] === "settle") {
+    // the queued events are done: multipathd builds the maps it was waiting for
+    lock();
+    try {
+      const w = load();
+      w.settled = true;
+      if (w.mpath?.claim === "after-settle") { const p = w.mpath.pending ?? []; w.mpath.claim = true; w.mpath.pending = []; for (const [sd, iqn, lun] of p) mpathAddPath(w, sd, iqn, lun); }
+      save(w);
+    } finally { unlock(); }
+  }
+}
 else { err(`fakehost: unknown tool ${tool}\n`); process.exit(127); }
