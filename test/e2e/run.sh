@@ -1,8 +1,9 @@
 #!/bin/bash
-# The real lab: boots the guest image under qemu (software emulation) twice: a plain kernel for the
-# manual-mode scenarios, then Xen 4.17 with a PV dom0 for the xl scenarios. The repository reaches
-# the guest read-only over 9p, so the guest installs build/block-iscsimple (or the .deb) as a host
-# would. Logs: build/lab/{plain,xen}.log. Exit 0 only when every scenario passed.
+# The real lab: boots the guest image under qemu (software emulation) four times: a plain kernel for
+# the manual-mode scenarios, then Xen 4.17 with a PV dom0 for the xl scenarios, the outage scenarios
+# and the two-path (multipath) scenarios. The repository reaches the guest read-only over 9p, so the
+# guest installs build/block-iscsimple (or the .deb) as a host would.
+# Logs: build/lab/{plain,xen,outage,mpath}.log. Exit 0 only when every scenario passed.
 # Env: LAB_ONLY=plain,xen,outage,mpath (a subset), LAB_TIMEOUT (s, per boot, default 900), LAB_CACHE (see build-image.sh).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -48,6 +48,7 @@ check "contents, owners and modes are exactly as designed" diff "$T/want" "$T/co
 check "the packaged executable is build/block-iscsimple" eval "dpkg-deb --fsys-tarfile $DEB | tar -xOf - ./usr/libexec/block-iscsimple/block-iscsimple | cmp - build/block-iscsimple"
 check "conffiles are the three config files" eval "dpkg-deb -I $DEB conffiles | diff - debian/conffiles"
 check "depends on open-iscsi, mdadm, xenstore-utils and the libraries" eval "dpkg-deb -f $DEB Depends | grep -q 'libc6 (>= .*open-iscsi, mdadm, xenstore-utils'"
+check "suggests multipath-tools (for two SAN paths)" eval "[ \"\$(dpkg-deb -f $DEB Suggests)\" = multipath-tools ]"
 check "the monitor's unit runs the packaged program" eval "dpkg-deb --fsys-tarfile $DEB | tar -xOf - ./lib/systemd/system/block-iscsimple-monitor.service | grep -qx 'ExecStart=/usr/libexec/block-iscsimple/block-iscsimple monitor'"
 command -v man >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq man-db >/dev/null; }
 check "the man pages render without warnings" eval "for m in man/*.[0-9]; do w=\$(LC_ALL=C.UTF-8 man --warnings -E UTF-8 -l -Tutf8 -Z \$m 2>&1 >/dev/null); [ -z \"\$w\" ] || { echo \"\$m: \$w\"; exit 1; }; done"
