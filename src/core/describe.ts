@@ -35,7 +35,7 @@ export function stepCommands(s: Step, n: Names): string[] {
       return s.use === "no"
         ? ["(refuse if a multipath map holds the LUN's path devices: [multipath] use = no)"]
         : [
-            "(look for a multipath map among /sys/block/sdX/holders of the LUN's paths; if none:)",
+            "(look for a multipath map among /sys/block/sdX/holders of the LUN's paths; if none, and multipathd listens on its socket in /proc/net/unix:)",
             `${show(multipath.claims(n.iscsiDev))}   (if it claims the path: wait up to ${s.waitS} s for multipathd's map)`,
             `${show(udevadm.settle(s.waitS))}   (if it does not: let udev record the path's WWID, then ask again)`,
             show(multipath.maps(MAP_FORMAT)),

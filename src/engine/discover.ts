@@ -6,6 +6,7 @@ import { sleepMs, type Deadline } from "../host/clock";
 import { shown } from "../host/paths";
 import { join, listDir, readText } from "../host/sysfs";
 import type { Host } from "./host";
+import { flushMaps } from "./release";
 
 export interface DiscoveredLun {
   readonly lun: number;
@@ -69,7 +70,11 @@ export async function listLuns(host: Host, t: DiscoveredTarget, config: Config, 
     }
     return await readLuns(host, t.iqn);
   } finally {
-    if (loggedIn) await host.iscsi.logout(t.iqn, deadline).catch(() => undefined);
+    if (loggedIn) {
+      // multipathd may have built maps over the LUNs meanwhile: remove them first, as remove does
+      await flushMaps(host, t.iqn, deadline).catch(() => undefined);
+      await host.iscsi.logout(t.iqn, deadline).catch(() => undefined);
+    }
     if (created) await host.run.run(["iscsiadm", "-m", "node", "-o", "delete", "-T", t.iqn], deadline, [0, 21]).catch(() => undefined);
   }
 }

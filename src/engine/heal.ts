@@ -3,7 +3,7 @@ import { NODE_SETTINGS } from "../core/plan";
 import type { Config } from "../core/config";
 import type { Health } from "../core/health";
 import type { AttachmentRecord } from "../core/records";
-import { pollUntil, type Deadline } from "../host/clock";
+import { pollUntil, sleepMs, type Deadline } from "../host/clock";
 import { diskLockName, targetLockName } from "../host/locks";
 import { shown } from "../host/paths";
 import { statBlock } from "../host/sysfs";
@@ -66,10 +66,27 @@ export async function heal(host: Host, r: AttachmentRecord, localPath: string | 
   }
 }
 
-/** A logged-in session to IQN: wait for open-iscsi to recover it, or log in again when none is left. */
+/** How long every session of a target must stay FREE before heal takes it for given up. */
+export const GIVEN_UP_MS = 5000;
+
+/**
+ * A logged-in session to IQN: wait for open-iscsi to recover it, or log in again when none is left.
+ * A session iscsid gave up on (state FREE: no connection, its devices gone, as after a login the
+ * filer refused while it was coming back) never recovers by itself: when every session of the
+ * target stays FREE for GIVEN_UP_MS, heal logs out of them and logs in again.
+ */
 async function ensureSession(host: Host, iqn: string, config: Config, deadline: Deadline): Promise<void> {
   const loggedIn = async (): Promise<true | null> => ((await host.iscsi.loggedIn(iqn)) ? true : null);
   if (await loggedIn()) return;
+  if (await givenUp(host, iqn, deadline)) {
+    host.log.step(`every session of ${iqn} stayed FREE for ${GIVEN_UP_MS / 1000} s (iscsid gave up on it): logging out and in again`);
+    const unlock = await host.locks.take(targetLockName(iqn), deadline);
+    try {
+      await host.iscsi.logout(iqn, deadline);
+    } finally {
+      await unlock();
+    }
+  }
   if ((await host.iscsi.sessions(iqn)).length === 0) {
     const unlock = await host.locks.take(targetLockName(iqn), deadline);
     try {
@@ -85,4 +102,20 @@ async function ensureSession(host: Host, iqn: string, config: Config, deadline: 
     const states = await Promise.all((await host.iscsi.sessions(iqn)).map(async (sid) => `session ${sid} ${(await host.iscsi.sessionState(sid)) ?? "?"}`));
     throw new Error(`the target ${iqn} is not reachable yet (${states.join(", ") || "no session"}); heal again when it is`);
   }
+}
+
+/** Whether the target has sessions and all of them stay FREE for GIVEN_UP_MS (false as soon as one is not). */
+async function givenUp(host: Host, iqn: string, deadline: Deadline): Promise<boolean> {
+  const allFree = async (): Promise<boolean> => {
+    const sids = await host.iscsi.sessions(iqn);
+    if (sids.length === 0) return false;
+    for (const sid of sids) if ((await host.iscsi.sessionState(sid)) !== "FREE") return false;
+    return true;
+  };
+  const end = performance.now() + Math.min(GIVEN_UP_MS, deadline.remainingMs() / 2);
+  while (performance.now() < end) {
+    if (!(await allFree())) return false;
+    await sleepMs(250);
+  }
+  return allFree();
 }

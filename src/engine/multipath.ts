@@ -28,6 +28,10 @@ export async function useMultipath(c: StepContext, s: MultipathStep): Promise<vo
     return;
   }
   if (!map) {
+    if (!(await host.mpath.daemonListening())) {
+      await onePath(c, s, lun.path, "multipathd is not running");
+      return;
+    }
     let claimed = await host.mpath.claims(lun.path, deadline);
     if (claimed === false) {
       // multipath judges a path by its WWID in udev's database: a device that appeared a moment
@@ -36,10 +40,7 @@ export async function useMultipath(c: StepContext, s: MultipathStep): Promise<vo
       claimed = await host.mpath.claims(lun.path, deadline);
     }
     if (claimed !== true) {
-      const sessions = await host.iscsi.sessions(s.iqn);
-      if (sessions.length > 1) {
-        host.log.step(`${shown(host.paths, lun.path)} is one path of ${sessions.length}: ${claimed === null ? "multipath-tools is not installed" : "multipath does not claim it (blacklist or find_multipaths)"}`);
-      }
+      await onePath(c, s, lun.path, claimed === null ? "multipath-tools is not installed" : "multipath does not claim it (blacklist or find_multipaths)");
       return;
     }
     const t0 = performance.now();
@@ -56,6 +57,12 @@ export async function useMultipath(c: StepContext, s: MultipathStep): Promise<vo
   found.iscsi = devRef(map.path, map.kernelName, map.dev);
   host.log.step(`lun${s.lun} of ${s.iqn} is the multipath map ${shown(host.paths, map.path)} (${hexDev(map.dev)}, WWID ${map.wwid}) over ${map.paths.join(", ")}`);
   await journal.update({ iscsi: found.iscsi });
+}
+
+/** Says why the leg is one path, when the target has several sessions. */
+async function onePath(c: StepContext, s: MultipathStep, device: string, why: string): Promise<void> {
+  const sessions = await c.host.iscsi.sessions(s.iqn);
+  if (sessions.length > 1) c.host.log.step(`${shown(c.host.paths, device)} is one path of ${sessions.length}: ${why}`);
 }
 
 /** multipathd adds the paths one by one: wait a moment for those the sessions have, not for ever. */

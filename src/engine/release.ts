@@ -104,7 +104,7 @@ async function releaseTarget(host: Host, journal: Journal, iqn: string, deadline
 }
 
 /** Removes the multipath maps over the target's LUNs before logout, as multipath users should. */
-async function flushMaps(host: Host, iqn: string, deadline: Deadline): Promise<void> {
+export async function flushMaps(host: Host, iqn: string, deadline: Deadline): Promise<void> {
   const seen = new Set<string>();
   for (const { name } of await host.iscsi.lunPaths(iqn, null)) {
     const map = await host.mpath.mapOf([name]);

@@ -19,12 +19,21 @@ export interface MpathMap {
   readonly paths: readonly string[];
 }
 
+/** The abstract unix socket multipathd listens on (its clients connect to it). */
+const MULTIPATHD_SOCKET = "@/org/kernel/linux/storage/multipathd";
+
 /** dm-multipath through sysfs, multipath and multipathd. */
 export class Multipath {
   constructor(
     private readonly run: Runner,
     private readonly paths: HostPaths,
   ) {}
+
+  /** Whether multipathd (or systemd for it) listens on its socket: a read of /proc/net/unix, no command. */
+  async daemonListening(): Promise<boolean> {
+    const text = (await readText(this.paths.procNetUnix)) ?? "";
+    return text.split("\n").some((line) => line.trimEnd().endsWith(` ${MULTIPATHD_SOCKET}`));
+  }
 
   /** The multipath map holding any of these path devices (sdX), from /sys/block/sdX/holders. */
   async mapOf(pathDevices: readonly string[]): Promise<MpathMap | null> {

@@ -9,6 +9,8 @@ export interface HostPaths {
   readonly sys: string;
   readonly dev: string;
   readonly proc: string;
+  /** The kernel's list of unix sockets (multipathd listens on an abstract one). */
+  readonly procNetUnix: string;
   /** State and locks (0700). */
   readonly run: string;
   /** Persistent state (reserved for later features). */
@@ -32,6 +34,7 @@ export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
     sys: at("/sys"),
     dev: at("/dev"),
     proc: "/proc",
+    procNetUnix: at("/proc/net/unix"),
     run: at("/run/block-iscsimple"),
     lib: at("/var/lib/block-iscsimple"),
     configFile: at(DEFAULT_CONFIG_FILE),

@@ -105,7 +105,7 @@ describe("multipath", () => {
   });
 
   it.concurrent("multipath claims the path but multipathd builds no map: a clear error after [multipath] wait", async () => {
-    const h = twoPaths({ daemon: false }, "[multipath]\nwait = 1\n");
+    const h = twoPaths({ buildMaps: false }, "[multipath]\nwait = 1\n");
     const r = await h.run(["add", SPEC]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/multipath claims \/dev\/sd\w \(multipath -c\) but multipathd built no map for it within 1 s: is multipathd running\?/);
@@ -121,10 +121,14 @@ describe("multipath", () => {
     expect(h.calls().filter((c) => c.startsWith("multipath -c"))).toHaveLength(2);
   });
 
-  it.concurrent("multipath-tools not installed: one path, said in the log", async () => {
-    const h = twoPaths(undefined);
+  it.concurrent.each([
+    ["multipath-tools not installed", undefined],
+    ["multipathd not running", { daemon: false }],
+  ])("%s: one path, said in the log, and no multipath command run", async (_, mp) => {
+    const h = twoPaths(mp);
     expect((await h.run(["add", SPEC])).code).toBe(0);
-    expect(log(h)).toMatch(/is one path of 2: multipath-tools is not installed/);
+    expect(log(h)).toMatch(/is one path of 2: multipathd is not running/);
+    expect(h.calls().some((c) => c.startsWith("multipath") || c.startsWith("udevadm"))).toBe(false);
   });
 
   it.concurrent("[multipath] use = no refuses a LUN a map holds, and changes nothing", async () => {
@@ -174,6 +178,24 @@ describe("multipath", () => {
     expect(h.calls().some((c) => c.startsWith("iscsiadm logout"))).toBe(false);
     h.faults({});
     expect((await h.run(["remove", SPEC])).code).toBe(0);
+    expect(h.leftovers()).toEqual([]);
+  });
+
+  it.concurrent("multipathd does not answer about the map: the add goes on with a warning", async () => {
+    const h = twoPaths({});
+    h.faults({ "multipathd show": { exit: 1, stderr: "ux_socket_connect: Connection refused" } });
+    const r = await h.run(["add", SPEC]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning: multipathd did not report on map mpatha: cannot check that it fails I\/O when no path is left/);
+    expect((await h.run(["status"])).stdout).toMatch(/multipath map mpatha \(WWID \w+\), queueing unknown \(multipathd did not answer\)/);
+  });
+
+  it.concurrent("discover --luns flushes the maps multipathd built before it logs out again", async () => {
+    const h = twoPaths({});
+    const r = await h.run(["discover", "192.0.2.10", "--luns"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(idx(h, "multipath -f -f mpatha")).toBeGreaterThan(-1);
+    expect(idx(h, "iscsiadm logout")).toBeGreaterThan(idx(h, "multipath -f"));
     expect(h.leftovers()).toEqual([]);
   });
 

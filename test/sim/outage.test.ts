@@ -38,6 +38,35 @@ describe("fast failover", () => {
 });
 
 describe("health, heal and the monitor", () => {
+  it.concurrent("a session iscsid gave up on (FREE, its device gone): heal logs out and in again, and re-adds the new device", async () => {
+    const h = sim();
+    await attached(h);
+    h.finishRecovery("my-vm-disk");
+    const before = Object.keys(h.world().disks);
+    h.failLeg("my-vm-disk", "iscsi");
+    h.sessionState(IQN, "FREE");
+    const r = await h.run(["heal", "my-vm-disk"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(h.file("var/log/xen/xen-hotplug.log"), "utf8")).toMatch(/every session of .* stayed FREE for 5 s \(iscsid gave up on it\): logging out and in again/);
+    const logout = h.calls().findIndex((c) => c.startsWith("iscsiadm logout"));
+    expect(logout).toBeGreaterThan(-1);
+    expect(h.calls().findIndex((c, i) => i > logout && c.startsWith("iscsiadm login"))).toBeGreaterThan(logout);
+    const now = Object.keys(h.world().disks);
+    expect(now.some((d) => !before.includes(d))).toBe(true);
+    expect(r.stdout).toMatch(new RegExp(`re-added the iSCSI leg /dev/${now[now.length - 1]} \\(write-mostly\\)`));
+    expect(h.legs("my-vm-disk")).toEqual(["iscsi:spare", "local:in_sync"]);
+  });
+  it.concurrent("a FAILED session (open-iscsi still recovering) is waited for, never logged out", async () => {
+    const h = sim({ config: "[attach]\ndeadline = 3\n" });
+    await attached(h);
+    h.finishRecovery("my-vm-disk");
+    h.failLeg("my-vm-disk", "iscsi");
+    h.sessionState(IQN, "FAILED");
+    const r = await h.run(["heal", "my-vm-disk"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/not reachable yet \(session 1 FAILED\)/);
+    expect(h.calls().some((c) => c.startsWith("iscsiadm logout"))).toBe(false);
+  });
   it.concurrent("status warns when the iSCSI leg failed; heal re-adds it write-mostly once the target is back; idempotent", async () => {
     const h = sim({ config: "[attach]\ndeadline = 3\n[iscsi]\nlogin-timeout = 1\n" });
     await attached(h);

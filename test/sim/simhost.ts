@@ -30,8 +30,10 @@ export interface RunResult {
 }
 
 export interface MultipathOptions {
-  /** multipathd runs (builds maps, answers). */
+  /** multipathd runs: it listens on its socket (ROOT/proc/net/unix) and answers. */
   daemon?: boolean;
+  /** multipathd builds maps for the paths multipath claims. */
+  buildMaps?: boolean;
   /** `multipath -c` claims the LUNs' paths ("after-settle": only once udevadm settle ran). */
   claim?: boolean | "after-settle";
   /** What multipathd's %Q shows for new maps: off, on, -, "N chk". */
@@ -90,10 +92,14 @@ export class SimHost {
       xenstore: {},
       deviceDelayMs: opts.deviceDelayMs ?? 0,
       mpath: opts.multipath
-        ? { daemon: true, claim: true, queueing: "off", features: "0", stuck: false, ...opts.multipath, maps: {}, next: 0 }
+        ? { daemon: true, buildMaps: true, claim: true, queueing: "off", features: "0", stuck: false, ...opts.multipath, maps: {}, next: 0 }
         : null,
     };
     writeFileSync(path.join(this.root, "fake/world.json"), JSON.stringify(world));
+    mkdirSync(path.join(this.root, "proc/net"), { recursive: true });
+    const unix = ["Num       RefCount Protocol Flags    Type St Inode Path", "0000000000000000: 00000002 00000000 00010000 0001 01 20117 /run/udev/control"];
+    if (world.mpath?.daemon) unix.push("0000000000000000: 00000002 00000000 00010000 0001 01 21290 @/org/kernel/linux/storage/multipathd");
+    writeFileSync(path.join(this.root, "proc/net/unix"), `${unix.join("\n")}\n`);
     mkdirSync(path.join(this.root, "etc/xen/scripts"), { recursive: true });
     mkdirSync(path.join(this.root, "var/log/xen"), { recursive: true });
     mkdirSync(path.join(this.root, "dev"), { recursive: true });

@@ -17,15 +17,16 @@ TGTPID=$(pidof tgtd)
 D1=$(disk xvda "lun1@$IQN1+lab-disk")
 
 portal_down() { kill -9 $(pidof tgtd); echo "[$(now)s] portal down (tgtd killed)"; }
-portal_up() {
+portal_up() { # [noacl]: the filer answers but refuses logins (no initiator allowed yet)
   tgtd --iscsi portal=127.0.0.1:3260
   for _ in $(seq 50); do tgtadm --lld iscsi --op show --mode sys >/dev/null 2>&1 && break; sleep 0.2; done
   tgtadm --lld iscsi --op new --mode target --tid 1 -T $IQN1
   tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b $SRV/vm1-lun1.img
   tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 2 -b $SRV/vm1-lun2.img
-  tgtadm --lld iscsi --op bind --mode target --tid 1 -I ALL
-  echo "[$(now)s] portal up again"
+  [ "${1:-}" = noacl ] || tgtadm --lld iscsi --op bind --mode target --tid 1 -I ALL
+  echo "[$(now)s] portal up again${1:+ (refusing logins)}"
 }
+session_states() { cat /sys/class/iscsi_session/session*/state 2>/dev/null | sort | uniq -c | tr -s ' ' | tr '\n' ' '; }
 md_iscsi_faulty() { grep -q '(W)(F)\|(F)(W)' /proc/mdstat || grep -qE 'sd[a-z]+\[[0-9]+\]\(W\)\(F\)' /proc/mdstat; }
 leg_faulty() { grep -q '(F)' /proc/mdstat; }
 in_sync() { block-iscsimple status | grep -q 'current data: both'; }
@@ -133,6 +134,29 @@ read -r N OK GAP <<< "$(records o4)"
 check "o4: every record reads back ($OK of $N)" [ -n "$N" ] && [ "$N" = "$OK" ]
 check "o4: nothing left" wait_until 30 nothing_left
 dmsetup remove lablocal
+
+# ---------------------------------------------------------------------------------------------
+step "outage 5: the filer comes back but refuses logins for a while; iscsid may give up the session; heal gets it back"
+sed -i "s|^lab-disk .*|lab-disk $LOCAL1|" /etc/xen/scripts/block-iscsimple-tab.conf
+cfg o5 "$D1" "domu.rec=50 domu.tag=o5"
+create o5
+check "o5: xl create succeeded" [ "$CRC" = 0 ]
+wait_until 60 in_sync; sleep 3
+portal_down
+check "o5: md marks the iSCSI leg faulty" wait_until 60 leg_faulty
+portal_up noacl
+sleep 15
+ST5=$(session_states); echo "  session states while the filer refuses logins: $ST5"
+tgtadm --lld iscsi --op bind --mode target --tid 1 -I ALL; echo "[$(now)s] logins allowed again"
+block-iscsimple heal lab-disk --wait > /tmp/o5-heal 2>&1; HRC=$?
+sed 's/^/  /' /tmp/o5-heal | tail -3
+grep 'iscsid gave up' /var/log/xen/xen-hotplug.log | sed 's/^.*info: /  log: /'
+check "o5: heal re-added the iSCSI leg" eval "[ $HRC = 0 ] && grep -q 're-added the iSCSI leg' /tmp/o5-heal && in_sync"
+check "o5: when iscsid had given up (FREE), heal logged out and in again" eval "case '$ST5' in *FREE*) grep -q 'iscsid gave up on it' /var/log/xen/xen-hotplug.log;; *) true;; esac"
+check "o5: the domU finished" wait_until 120 gone o5
+read -r N OK GAP <<< "$(records o5)"
+check "o5: every record reads back ($OK of $N)" [ -n "$N" ] && [ "$N" = "$OK" ]
+check "o5: nothing left; both legs byte-identical" eval "wait_until 30 nothing_left && legs_identical"
 
 echo "LAB-NUMBERS outage-dom0-total-s=$(dt "$T_START" "$(now)")"
 echo "LAB-SUMMARY outage: $FAILED failed"

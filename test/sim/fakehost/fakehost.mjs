@@ -198,7 +198,7 @@ function iscsiadm() {
 const wwidOf = (iqn, lun) => `360000000000000000e${Buffer.from(iqn).toString("hex").slice(-10)}0${lun}`;
 function mpathAddPath(w, sd, iqn, lun) {
   const m = w.mpath;
-  if (!m || !m.daemon || !m.claim) return;
+  if (!m || !m.daemon || !m.buildMaps || !m.claim) return;
   if (m.claim === "after-settle") { m.pending = [...(m.pending ?? []), [sd, iqn, lun]]; return; }
   const wwid = wwidOf(iqn, lun);
   let kn = Object.keys(m.maps).find((k) => m.maps[k].wwid === wwid);
