@@ -32,3 +32,16 @@ create() { # NAME -> CRC, CREATE_S; output in /tmp/NAME.out
 gone() { ! xl domid "$1" >/dev/null 2>&1; }
 console() { grep '^DOMU' /var/log/xen/console/guest-$1.log 2>/dev/null; }
 in_console() { console "$1" | grep -q -- "$2"; }
+# the record-writing domU (domu.rec) on lab-disk: lun1 of vm1 mirrored on local1
+leg_faulty() { grep -q '(F)' /proc/mdstat; }
+in_sync() { block-iscsimple status | grep -q 'current data: both'; }
+records() { console "$1" | sed -n 's/.*records n=\([0-9]*\) ok=\([0-9]*\) maxgap=\([0-9.]*\)s.*/\1 \2 \3/p'; }
+legs_identical() { cmp $SRV/vm1-lun1.img $SRV/local1.img; }
+# the iSCSI leg fails over: md marks it faulty within SECONDS, and status warns (prints how long it took)
+failover() { # TAG SECONDS SINCE WHAT
+  check "$1: md marks the iSCSI leg faulty$4" wait_until "$2" leg_faulty
+  FAULTY_S=$(dt "$3" "$(now)"); echo "  iSCSI leg faulty $FAULTY_S s after the cut"
+  grep -A3 '^md' /proc/mdstat | sed 's/^/  /'
+  block-iscsimple status > /tmp/$1-status; sed 's/^/  /' /tmp/$1-status
+  check "$1: status warns that only the local leg is current" grep -q 'WARNING  the iSCSI leg of lab-disk is faulty: only the local leg is current' /tmp/$1-status
+}
