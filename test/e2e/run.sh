@@ -4,7 +4,8 @@
 # and the two-path (multipath) scenarios. The repository reaches the guest read-only over 9p, so the
 # guest installs build/block-iscsimple (or the .deb) as a host would.
 # Logs: build/lab/{plain,xen,outage,mpath}.log. Exit 0 only when every scenario passed.
-# Env: LAB_ONLY=plain,xen,outage,mpath (a subset), LAB_TIMEOUT (s, per boot, default 900), LAB_CACHE (see build-image.sh).
+# Env: LAB_ONLY=plain,xen,outage,mpath (a subset), LAB_TIMEOUT (s, per boot, default 900), LAB_CACHE (see build-image.sh),
+# LAB_ARGS (more kernel arguments for the guest scripts, e.g. lab.mpath-queueing=warn).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -21,7 +22,7 @@ boot() { # NAME SCRIPT MODE
   common=(-accel tcg,thread=multi -m 2048 -smp 2 -display none -monitor none -serial stdio -nodefaults -no-reboot
           -drive file="$IMG/root.img",if=virtio,format=raw,snapshot=on
           -virtfs local,path="$REPO",mount_tag=lab,security_model=none,readonly=on)
-  local args="root=/dev/vda rw loglevel=4 init=/sbin/lab-init lab.script=$script lab.deb=$DEB"
+  local args="root=/dev/vda rw loglevel=4 init=/sbin/lab-init lab.script=$script lab.deb=$DEB ${LAB_ARGS:-}"
   t0=$(date +%s.%N)
   if [ "$3" = xen ]; then
     # multiboot: qemu splits -initrd on commas, so the dom0 command line holds none

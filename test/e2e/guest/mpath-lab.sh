@@ -50,6 +50,8 @@ for p in 1 2; do check "path $p: the portal 10.0.$p.1 answers from dom0" eval "t
 
 LAB_SPEED=40000 install_program
 sed -i "s/^portals = .*/portals = 10.0.1.1, 10.0.2.1/; s/^login-retries = 1/login-retries = 1\nreplacement-timeout = $RT/" /etc/xen/scripts/block-iscsimple.conf
+# lab.mpath-queueing=warn (LAB_ARGS): the control experiment, block-iscsimple leaves the map queueing
+[ -n "$(karg lab.mpath-queueing)" ] && printf '[multipath]\nqueueing = %s\n' "$(karg lab.mpath-queueing)" >> /etc/xen/scripts/block-iscsimple.conf
 sed 's/^/  conf: /' /etc/xen/scripts/block-iscsimple.conf
 D1=$(disk xvda "lun1@$IQN1+lab-disk")
 
