@@ -78,18 +78,12 @@ export const GIVEN_UP_MS = 5000;
 async function ensureSession(host: Host, iqn: string, config: Config, deadline: Deadline): Promise<void> {
   const loggedIn = async (): Promise<true | null> => ((await host.iscsi.loggedIn(iqn)) ? true : null);
   if (await loggedIn()) return;
-  if (await givenUp(host, iqn, deadline)) {
-    host.log.step(`every session of ${iqn} stayed FREE for ${GIVEN_UP_MS / 1000} s (iscsid gave up on it): logging out and in again`);
+  const relogin = await givenUp(host, iqn, deadline);
+  if (relogin) host.log.step(`every session of ${iqn} stayed FREE for ${GIVEN_UP_MS / 1000} s (iscsid gave up on it): logging out and in again`);
+  if (relogin || (await host.iscsi.sessions(iqn)).length === 0) {
     const unlock = await host.locks.take(targetLockName(iqn), deadline);
     try {
-      await host.iscsi.logout(iqn, deadline);
-    } finally {
-      await unlock();
-    }
-  }
-  if ((await host.iscsi.sessions(iqn)).length === 0) {
-    const unlock = await host.locks.take(targetLockName(iqn), deadline);
-    try {
+      if (relogin) await host.iscsi.logout(iqn, deadline);
       await host.iscsi.setNode(iqn, NODE_SETTINGS.loginTimeout, String(config.loginTimeoutS), deadline);
       await host.iscsi.setNode(iqn, NODE_SETTINGS.loginRetries, String(config.loginRetries), deadline);
       await host.iscsi.setNode(iqn, NODE_SETTINGS.replacementTimeout, String(config.replacementTimeoutS), deadline);

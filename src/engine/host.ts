@@ -30,7 +30,7 @@ export function makeHost(log: Log, paths: HostPaths = hostPaths()): Host {
     paths,
     log,
     run,
-    iscsi: new Iscsi(run, paths),
+    iscsi: new Iscsi(run, paths, log),
     md: new Md(run, paths),
     mpath: new Multipath(run, paths),
     xs: new Xenstore(run),

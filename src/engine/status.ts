@@ -1,8 +1,8 @@
 import { describeLeg, type Health, type StaleRecord } from "../core/health";
-import { describeQueueing, judgeQueueing } from "../core/multipath";
-import { Deadline } from "../host/clock";
 import { summariseArray, type ArrayState } from "../core/md-state";
+import { describeQueueing, judgeQueueing } from "../core/multipath";
 import { describeOwner, type AttachmentRecord } from "../core/records";
+import { Deadline } from "../host/clock";
 import { shown } from "../host/paths";
 import type { Host } from "./host";
 import { findOurArray, healthOfArray } from "./release";

@@ -74,11 +74,8 @@ export async function runStep(c: StepContext, s: Step): Promise<void> {
       await journal.update({ claimsTarget: true });
       return;
     }
-    case "login": {
-      const partial = await host.iscsi.login(s.iqn, deadline);
-      if (partial) host.log.warn(partial);
-      return;
-    }
+    case "login":
+      return host.iscsi.login(s.iqn, deadline);
     case "rescan":
       return host.iscsi.rescan(s.iqn, deadline);
     case "set-recovery":

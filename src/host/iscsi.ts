@@ -3,6 +3,7 @@ import type { Chap } from "../core/chap";
 import { discoverWithChap, iscsiadm, ISCSI_ERR, parseNodeList, type Argv } from "../core/commands";
 import type { Deadline } from "./clock";
 import { pollUntil } from "./clock";
+import type { Log } from "./log";
 import type { HostPaths } from "./paths";
 import { CommandError, type Runner } from "./run";
 import { join, listDir, parseDevFile, readText, statBlock, type BlockDev } from "./sysfs";
@@ -22,6 +23,7 @@ export class Iscsi {
   constructor(
     private readonly run: Runner,
     private readonly paths: HostPaths,
+    private readonly log: Log,
   ) {}
 
   private async iscsiadm(argv: Argv, deadline: Deadline, ok: number[] = [0]) {
@@ -92,12 +94,11 @@ export class Iscsi {
 
   /**
    * Logs in on every portal of the target's node records; "session exists" (15) is fine. When some
-   * portals fail but a session came up (one path of several down), returns a warning instead.
+   * portals fail but a session came up (one path of several down), it warns and goes on.
    */
-  async login(iqn: string, deadline: Deadline): Promise<string | null> {
+  async login(iqn: string, deadline: Deadline): Promise<void> {
     try {
       await this.iscsiadm(iscsiadm.login(iqn), deadline, [0, 15]);
-      return null;
     } catch (err) {
       if (err instanceof CommandError && err.code === 24) {
         const portals = await this.nodePortals(iqn, deadline).catch(() => []);
@@ -107,7 +108,8 @@ export class Iscsi {
         const up = await this.sessions(iqn);
         if (up.length > 0) {
           const portals = await this.nodePortals(iqn, deadline).catch(() => []);
-          return `logged in to ${iqn} on ${up.length} of ${portals.length || "its"} portals; the others failed: ${err.message}`;
+          this.log.warn(`logged in to ${iqn} on ${up.length} of ${portals.length || "its"} portals; the others failed: ${err.message}`);
+          return;
         }
       }
       throw err;
@@ -128,15 +130,12 @@ export class Iscsi {
    * /sys/class/iscsi_session/sessionS/device/targetH:C:T/H:C:T:LUN/block/sdX. The lowest session wins.
    */
   async findLun(iqn: string, lun: number): Promise<LunDevice | null> {
-    for (const d of await this.lunDirs(iqn)) {
-      if (d.lun !== lun) continue;
-      for (const name of await listDir(join(d.dir, "block"))) {
-        const dev = parseDevFile(await readText(join(d.dir, "block", name, "dev")));
-        const node = join(this.paths.dev, name);
-        const st = await statBlock(node);
-        if (dev !== null && st !== null && st.major === dev.major && st.minor === dev.minor) {
-          return { name, path: node, dev, session: d.session };
-        }
+    for (const p of await this.lunPaths(iqn, lun)) {
+      const dev = parseDevFile(await readText(join(p.dir, "block", p.name, "dev")));
+      const node = join(this.paths.dev, p.name);
+      const st = await statBlock(node);
+      if (dev !== null && st !== null && st.major === dev.major && st.minor === dev.minor) {
+        return { name: p.name, path: node, dev, session: p.session };
       }
     }
     return null;
@@ -158,10 +157,10 @@ export class Iscsi {
   }
 
   /** The block devices (sdX) of LUN (null: of every LUN) on every session of IQN: one per path. */
-  async lunPaths(iqn: string, lun: number | null): Promise<{ name: string; session: number }[]> {
-    const out: { name: string; session: number }[] = [];
+  async lunPaths(iqn: string, lun: number | null): Promise<{ name: string; session: number; dir: string }[]> {
+    const out: { name: string; session: number; dir: string }[] = [];
     for (const d of await this.lunDirs(iqn)) {
-      if (lun === null || d.lun === lun) for (const name of await listDir(join(d.dir, "block"))) out.push({ name, session: d.session });
+      if (lun === null || d.lun === lun) for (const name of await listDir(join(d.dir, "block"))) out.push({ name, session: d.session, dir: d.dir });
     }
     return out;
   }

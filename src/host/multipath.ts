@@ -68,7 +68,7 @@ export class Multipath {
     try {
       return (await this.run.run(multipath.claims(dev), deadline, [0, 1])).code === 0;
     } catch (err) {
-      if (err instanceof CommandError && err.code === null && /command not found/.test(err.message)) return null;
+      if (err instanceof CommandError && err.notFound) return null;
       throw err;
     }
   }
@@ -89,7 +89,7 @@ export class Multipath {
       const r = await this.run.run(multipath.maps(MAP_FORMAT), deadline);
       return parseMapReport(r.stdout).find((m) => m.name === name) ?? null;
     } catch (err) {
-      if (err instanceof CommandError && (err.code !== null || /command not found/.test(err.message))) return null;
+      if (err instanceof CommandError && (err.code !== null || err.notFound)) return null;
       throw err;
     }
   }

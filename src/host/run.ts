@@ -16,6 +16,8 @@ export class CommandError extends Error {
     message: string,
     readonly argv: Argv,
     readonly code: number | null,
+    /** The program is not installed (ENOENT). */
+    readonly notFound = false,
   ) {
     super(message);
     this.name = "CommandError";
@@ -80,7 +82,7 @@ export class Runner {
     this.log.command(`ran ${shownCmd}: exit ${code} in ${Math.round(ms)} ms`);
     if (r.failed && r.exitCode === undefined) {
       const cause = r.code === "ENOENT" ? "command not found" : oneLine(r.shortMessage ?? "could not run");
-      throw new CommandError(`${file}: ${cause}`, argv, null);
+      throw new CommandError(`${file}: ${cause}`, argv, null, r.code === "ENOENT");
     }
     if (!okCodes.includes(code)) {
       const detail = oneLine(stderr || stdout, 300);

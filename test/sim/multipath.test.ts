@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { IQN, PORTAL, type MultipathOptions } from "./simhost";
 import { useSimHosts } from "./use-sim";
@@ -129,6 +130,14 @@ describe("multipath", () => {
     expect((await h.run(["add", SPEC])).code).toBe(0);
     expect(log(h)).toMatch(/is one path of 2: multipathd is not running/);
     expect(h.calls().some((c) => c.startsWith("multipath") || c.startsWith("udevadm"))).toBe(false);
+  });
+
+  it.concurrent("multipathd's socket is there but the multipath command is not: one path, said in the log", async () => {
+    const h = twoPaths({ claim: false });
+    rmSync(path.join(h.binDir, "multipath"));
+    const r = await h.run(["add", SPEC]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(log(h)).toMatch(/is one path of 2: multipath-tools is not installed/);
   });
 
   it.concurrent("[multipath] use = no refuses a LUN a map holds, and changes nothing", async () => {
