@@ -15,6 +15,14 @@ async function attached(h: SimHost, domid = 4): Promise<string> {
   return be;
 }
 
+/** An attached, synced mirror whose iSCSI leg md then failed, with the target's session in STATE. */
+async function iscsiLegLost(h: SimHost, state: string): Promise<void> {
+  await attached(h);
+  h.finishRecovery("my-vm-disk");
+  h.failLeg("my-vm-disk", "iscsi");
+  h.sessionState(IQN, state);
+}
+
 describe("fast failover", () => {
   it.concurrent("sets the replacement timeout on the node record before login, and on the session", async () => {
     const h = sim({ config: "[iscsi]\nreplacement-timeout = 12\n" });
@@ -40,11 +48,8 @@ describe("fast failover", () => {
 describe("health, heal and the monitor", () => {
   it.concurrent("a session iscsid gave up on (FREE, its device gone): heal logs out and in again, and re-adds the new device", async () => {
     const h = sim();
-    await attached(h);
-    h.finishRecovery("my-vm-disk");
+    await iscsiLegLost(h, "FREE");
     const before = Object.keys(h.world().disks);
-    h.failLeg("my-vm-disk", "iscsi");
-    h.sessionState(IQN, "FREE");
     const r = await h.run(["heal", "my-vm-disk"]);
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(h.file("var/log/xen/xen-hotplug.log"), "utf8")).toMatch(/every session of .* stayed FREE for 5 s \(iscsid gave up on it\): logging out and in again/);
@@ -58,10 +63,7 @@ describe("health, heal and the monitor", () => {
   });
   it.concurrent("a FAILED session (open-iscsi still recovering) is waited for, never logged out", async () => {
     const h = sim({ config: "[attach]\ndeadline = 3\n" });
-    await attached(h);
-    h.finishRecovery("my-vm-disk");
-    h.failLeg("my-vm-disk", "iscsi");
-    h.sessionState(IQN, "FAILED");
+    await iscsiLegLost(h, "FAILED");
     const r = await h.run(["heal", "my-vm-disk"]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/not reachable yet \(session 1 FAILED\)/);
@@ -69,10 +71,7 @@ describe("health, heal and the monitor", () => {
   });
   it.concurrent("status warns when the iSCSI leg failed; heal re-adds it write-mostly once the target is back; idempotent", async () => {
     const h = sim({ config: "[attach]\ndeadline = 3\n[iscsi]\nlogin-timeout = 1\n" });
-    await attached(h);
-    h.finishRecovery("my-vm-disk");
-    h.failLeg("my-vm-disk", "iscsi");
-    h.sessionState(IQN, "FAILED");
+    await iscsiLegLost(h, "FAILED");
     const st = await h.run(["status"]);
     expect(st.stdout).toMatch(/health {3}iSCSI leg faulty, local leg in_sync; current data: local/);
     expect(st.stdout).toMatch(/WARNING {2}the iSCSI leg of my-vm-disk is faulty: only the local leg is current. Do not migrate this VM/);
