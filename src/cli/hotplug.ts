@@ -5,7 +5,8 @@ import { parseSpec } from "../core/spec";
 import { attach } from "../engine/attach";
 import { detach } from "../engine/detach";
 import { makeHost } from "../engine/host";
-import { Deadline } from "../host/clock";
+import { hotplugBudget, type Budget } from "../host/clock";
+import { DEFAULT_CONFIG } from "../core/config";
 import { Log } from "../host/log";
 import { chapOf, loadContext, localLeg, warnMissing, type Context } from "./context";
 
@@ -22,14 +23,17 @@ function parseBackend(xenbusPath: string): { backend: string; domid: number; dev
 export async function hotplug(action: "add" | "remove", xenbusPath: string): Promise<number> {
   let ctx: Context | null = null;
   let backend: string | null = null;
+  let budget: Budget | null = null;
   try {
     const b = parseBackend(xenbusPath);
     backend = b.backend;
     ctx = loadContext({}, `${action} ${b.backend}`);
-    const deadline = new Deadline(ctx.config.deadlineS * 1000);
+    budget = hotplugBudget(ctx.config.deadlineS * 1000);
+    const deadline = budget.forward;
     const { host } = ctx;
     if (action === "remove") {
-      const res = await detach(host, `vbd-${b.domid}-${b.devid}`, deadline);
+      // no rollback to keep time for: all of libxl's time but the report's share
+      const res = await detach(host, `vbd-${b.domid}-${b.devid}`, budget.rollback());
       if (res === null) {
         host.log.step("nothing to remove");
         return EXIT.ok;
@@ -50,7 +54,7 @@ export async function hotplug(action: "add" | "remove", xenbusPath: string): Pro
     const local = localLeg(ctx, spec);
     warnMissing(ctx, spec, local);
     const owner: Owner = { kind: "xen", domid: b.domid, devid: b.devid, backend: b.backend, vm: vm !== null && UUID_RE.test(vm) ? vm : null };
-    const res = await attach(host, { id: attachmentId(owner, spec), spec, writable: mode.startsWith("w"), owner, local, config: ctx.config, ...chapOf(ctx, spec) }, deadline);
+    const res = await attach(host, { id: attachmentId(owner, spec), spec, writable: mode.startsWith("w"), owner, local, config: ctx.config, ...chapOf(ctx, spec) }, budget);
     host.log.step(res.again ? "already attached" : `connected ${res.devicePath} (${res.device})`);
     return EXIT.ok;
   } catch (err) {
@@ -66,7 +70,7 @@ export async function hotplug(action: "add" | "remove", xenbusPath: string): Pro
             [`${backend}/hotplug-error`, `block-iscsimple: ${message}`],
             [`${backend}/hotplug-status`, "error"],
           ],
-          new Deadline(3000),
+          (budget ?? hotplugBudget(DEFAULT_CONFIG.deadlineS * 1000)).report(),
         );
       } catch (xsErr) {
         process.stderr.write(`block-iscsimple: could not write hotplug-error: ${oneLine(errorMessage(xsErr))}\n`);

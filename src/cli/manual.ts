@@ -4,22 +4,25 @@ import { attachmentId, describeOwner, type Owner } from "../core/records";
 import { formatSpec, parseSpec } from "../core/spec";
 import { attach } from "../engine/attach";
 import { detach } from "../engine/detach";
-import { Deadline } from "../host/clock";
+import { Budget, Deadline } from "../host/clock";
 import { shown } from "../host/paths";
 import { chapOf, loadContext, localLeg, warnMissing, type GlobalOptions } from "./context";
 
 const MANUAL: Owner = { kind: "manual" };
 
 /** `block-iscsimple add SPEC`: attach by hand, print the device to use. */
-export async function manualAdd(specText: string, opts: GlobalOptions & { readOnly?: boolean; preferLocal?: boolean; preferIscsi?: boolean }): Promise<number> {
+export async function manualAdd(
+  specText: string,
+  opts: GlobalOptions & { readOnly?: boolean; preferLocal?: boolean; preferIscsi?: boolean; newLocalDisk?: boolean },
+): Promise<number> {
   const spec = parseSpec(specText);
   const ctx = loadContext(opts, `add ${spec.text}`);
   try {
     const local = localLeg(ctx, spec);
     warnMissing(ctx, spec, local);
     const prefer: StalePolicy | null = opts.preferLocal ? "prefer-local" : opts.preferIscsi ? "prefer-iscsi" : null;
-    const req = { id: attachmentId(MANUAL, spec), spec, writable: !opts.readOnly, owner: MANUAL, local, config: ctx.config, prefer, ...chapOf(ctx, spec) };
-    const res = await attach(ctx.host, req, new Deadline(ctx.config.deadlineS * 1000));
+    const req = { id: attachmentId(MANUAL, spec), spec, writable: !opts.readOnly, owner: MANUAL, local, config: ctx.config, prefer, newLocalDisk: opts.newLocalDisk === true, ...chapOf(ctx, spec) };
+    const res = await attach(ctx.host, req, new Budget(ctx.config.deadlineS * 1000, null));
     if (res.again) ctx.log.step("already attached");
     process.stdout.write(`${shown(ctx.paths, res.devicePath)}\n`);
     return EXIT.ok;

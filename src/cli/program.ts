@@ -43,8 +43,11 @@ Examples:
     .option("-r, --read-only", "attach for reading only (the LUN may then be shared read-only)")
     .addOption(new Option("--prefer-local", "the local leg holds the only current data: build from it and rebuild the iSCSI leg").conflicts("preferIscsi"))
     .addOption(new Option("--prefer-iscsi", "the local leg holds the only current data: discard it, rebuild it from iSCSI"))
+    .option("--new-local-disk", "the local leg is a new (or replaced) disk that may be overwritten, though it holds data or differs from the one the label used")
     .addHelpText("after", `\nExample:\n  block-iscsimple add ${SPEC}\n  /dev/md/my-vm-disk`)
-    .action(async (spec: string, o: { readOnly?: boolean; preferLocal?: boolean; preferIscsi?: boolean }) => setResult(await manualAdd(spec, { ...globals(), ...o })));
+    .action(async (spec: string, o: { readOnly?: boolean; preferLocal?: boolean; preferIscsi?: boolean; newLocalDisk?: boolean }) =>
+      setResult(await manualAdd(spec, { ...globals(), ...o })),
+    );
 
   program
     .command("remove")

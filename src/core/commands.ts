@@ -48,7 +48,14 @@ export const udevadm = {
   settle: (seconds: number): Argv => ["udevadm", "settle", `--timeout=${seconds}`],
 };
 
+/** Low-level probe of a device's signatures (no cache): exit 0 found, 2 none, 8 ambivalent. */
+export const blkid = {
+  probe: (dev: string): Argv => ["blkid", "-p", "-o", "export", "--", dev],
+};
+
 export const xenstore = {
+  /** Every key under PATH with its full path: `PATH = "VALUE"` lines. */
+  list: (path: string): Argv => ["xenstore-ls", "-f", path],
   read: (...paths: string[]): Argv => ["xenstore-read", ...paths],
   exists: (path: string): Argv => ["xenstore-exists", path],
   write: (pairs: readonly (readonly [string, string])[]): Argv => ["xenstore-write", ...pairs.flat()],

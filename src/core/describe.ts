@@ -29,6 +29,8 @@ export function stepCommands(s: Step, n: Names): string[] {
       return [`(write recovery_tmo=${s.seconds} to /sys/class/iscsi_session/session*/ of ${s.iqn})`];
     case "clear-stale":
       return [`(forget that the local leg of ${s.label} was the only current copy: --prefer-iscsi)`];
+    case "forget-decision":
+      return [`(forget the one-time choice recorded by block-iscsimple resolve ${s.label})`];
     case "find-lun":
       return [`(wait for /sys/class/iscsi_session/session*/device/target*/*:*:*:${s.lun}/block/* of ${s.iqn})`];
     case "multipath":
@@ -42,7 +44,10 @@ export function stepCommands(s: Step, n: Names): string[] {
             `${show(multipath.disableQueueing("MAP"))}   (only if the map queues I/O forever${s.queueing === "warn" ? "; [multipath] queueing = warn: a warning instead" : ""})`,
           ];
     case "check-local":
-      return [`(check that ${s.device} is a block device)`];
+      return [
+        `(refuse ${s.device} if it, a partition of it or its disk is in use: our arrays and legs, iSCSI LUNs, Xen backends, sysfs holders, mounts, swap, open files, an exclusive open)`,
+        `(refuse it if it is not the disk this label used before, or holds data and was never used: blkid -p; unless confirmed)`,
+      ];
     case "md-build":
       return [show(mdadm.build(n.md(s.label), s.first === "iscsi" ? n.iscsiDev : null, s.first === "local" ? n.localDev : null))];
     case "md-speed":

@@ -1,3 +1,4 @@
+import { describeIdentity, sameDisk, type LocalIdentity } from "./local-leg";
 import type { ArrayState } from "./md-state";
 
 /** The state of one leg of a mirror, from md's view of it. */
@@ -58,12 +59,54 @@ export interface StaleRecord {
   readonly spec: string;
   readonly since: string;
   readonly reason: string;
+  /** The disks the guard is about (absent in guards written by 0.1.0). */
+  readonly iqn?: string | null;
+  readonly lun?: number;
+  /** The SCSI or multipath WWID of the LUN, when the kernel gave one. */
+  readonly wwid?: string | null;
+  readonly local?: (LocalIdentity & { readonly device: string }) | null;
+  /** The administrator's choice for the next add of this label only (`resolve`). */
+  readonly decision?: "prefer-local" | "prefer-iscsi";
+  /** Set when the guard file could not be read or parsed: it counts as set, and no choice applies. */
+  readonly broken?: string;
 }
 
 export function staleRefusal(r: StaleRecord, spec: string): string {
+  if (r.broken !== undefined) {
+    return `the direction guard of ${r.label} cannot be read (${r.broken}), so it counts as set: the local leg may hold the only current data. Check the disks, then fix the file or run: block-iscsimple resolve ${r.label} --forget`;
+  }
   return (
     `the local leg of ${r.label} holds the only current data since ${r.since} (${r.reason}); its iSCSI LUN is stale and ` +
-    `attaching as usual would copy it over the local data. To keep the local data: block-iscsimple add --prefer-local ${spec} ` +
-    `(for xl: on-stale-iscsi = prefer-local in block-iscsimple.conf); to discard it: --prefer-iscsi`
+    `attaching as usual would copy it over the local data. To keep the local data: block-iscsimple add --prefer-local ${spec}, ` +
+    `or for xl: block-iscsimple resolve ${r.label} --prefer-local (the next add only); to discard it: --prefer-iscsi`
+  );
+}
+
+/** The disks an add names, to compare with a guard's. */
+export interface NamedDisks {
+  readonly iqn: string | null;
+  readonly lun: number;
+  readonly wwid: string | null;
+  readonly local: (LocalIdentity & { readonly device: string }) | null;
+}
+
+/** Why a guard is not about the disks this add names (null: it is, or it cannot tell). */
+export function guardMismatch(g: StaleRecord, d: NamedDisks): string | null {
+  const lun = (iqn: string | null | undefined, n: number | undefined): string => (iqn ? `lun${n ?? 0}@${iqn}` : "no iSCSI leg");
+  if (g.iqn !== undefined && (g.iqn !== d.iqn || (g.iqn !== null && g.lun !== d.lun))) {
+    return `the guard is about ${lun(g.iqn, g.lun)}, this add names ${lun(d.iqn, d.lun)}`;
+  }
+  if (g.wwid && d.wwid && g.wwid !== d.wwid) return `the guard is about the LUN with WWID ${g.wwid}, this add found WWID ${d.wwid}`;
+  if (g.local && d.local && !sameDisk(g.local, d.local)) {
+    return `the guard is about the local device ${g.local.device} (${describeIdentity(g.local)}), tab.conf now names ${d.local.device} (${describeIdentity(d.local)})`;
+  }
+  if (g.local && d.local === null) return `the guard is about the local device ${g.local.device}, this add has no local leg`;
+  return null;
+}
+
+export function mismatchRefusal(g: StaleRecord, why: string): string {
+  return (
+    `the direction guard of ${g.label} (since ${g.since}: ${g.reason}) is about other disks than this add: ${why}. ` +
+    `Put back the disks it names; if their data is known lost or no longer wanted: block-iscsimple resolve ${g.label} --forget`
   );
 }

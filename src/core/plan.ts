@@ -1,7 +1,7 @@
 import type { Config } from "./config";
 import { chapSettings, type Chap } from "./chap";
 import { RefusedError, UserError } from "./errors";
-import { staleRefusal, type StalePolicy, type StaleRecord } from "./health";
+import { guardMismatch, mismatchRefusal, staleRefusal, type NamedDisks, type StalePolicy, type StaleRecord } from "./health";
 import type { AttachmentRecord, Owner } from "./records";
 import { checkSharing } from "./sharing";
 import type { TargetSpec } from "./spec";
@@ -28,6 +28,8 @@ export type Step =
   /** The second leg, rebuilt from the first (the iSCSI leg is always write-mostly). */
   | { readonly kind: "md-add"; readonly label: string; readonly leg: "iscsi" | "local" }
   | { readonly kind: "clear-stale"; readonly label: string }
+  /** The administrator's one-time choice (`resolve`) was used: forget it. */
+  | { readonly kind: "forget-decision"; readonly label: string }
   | { readonly kind: "join-array"; readonly label: string; readonly from: string }
   | { readonly kind: "use-iscsi"; readonly iqn: string; readonly lun: number }
   | { readonly kind: "publish" };
@@ -76,6 +78,8 @@ export interface Request {
   readonly discoveryChap?: Chap | null;
   /** --prefer-local / --prefer-iscsi given on the command line (else the config's on-stale-iscsi). */
   readonly prefer?: StalePolicy | null;
+  /** --new-local-disk: the administrator confirms that the local leg may be overwritten. */
+  readonly newLocalDisk?: boolean;
 }
 
 export const NODE_SETTINGS = {
@@ -133,6 +137,8 @@ export interface MirrorView {
   readonly foreignArray: string | null;
   /** The label's local leg is recorded as the only current copy. */
   readonly stale?: StaleRecord | null;
+  /** The disks this add names (compared with the guard's). */
+  readonly disks?: NamedDisks;
 }
 
 /** The md half: build the RAID1 (or join the same VM's array), then publish the device. */
@@ -154,9 +160,16 @@ export function planMirror(req: Request, view: MirrorView): Step[] {
   // the direction guard: the local leg may be the only current copy
   let first: "iscsi" | "local" = spec.iqn !== null ? "iscsi" : "local";
   let clearStale = false;
-  if (view.stale && both) {
-    const policy = req.prefer ?? req.config.onStaleIscsi;
-    if (policy === "refuse") throw new RefusedError(staleRefusal(view.stale, spec.text));
+  let usedDecision = false;
+  const g = view.stale;
+  if (g && spec.iqn !== null) {
+    // the guard is about definite disks: any other pair is refused, whatever the preference
+    if (g.broken !== undefined) throw new RefusedError(staleRefusal(g, spec.text));
+    const why = view.disks ? guardMismatch(g, view.disks) : null;
+    if (why) throw new RefusedError(mismatchRefusal(g, why));
+    usedDecision = req.prefer == null && g.decision !== undefined;
+    const policy = req.prefer ?? g.decision ?? req.config.onStaleIscsi;
+    if (policy === "refuse") throw new RefusedError(staleRefusal(g, spec.text));
     if (policy === "prefer-local") first = "local";
     else clearStale = true;
   }
@@ -167,6 +180,7 @@ export function planMirror(req: Request, view: MirrorView): Step[] {
   }
   if (both) steps.push({ kind: "md-add", label: spec.label, leg: first === "iscsi" ? "local" : "iscsi" });
   if (clearStale) steps.push({ kind: "clear-stale", label: spec.label });
+  else if (usedDecision) steps.push({ kind: "forget-decision", label: spec.label });
   steps.push({ kind: "publish" });
   return steps;
 }

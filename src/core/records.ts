@@ -1,3 +1,5 @@
+import type { LocalIdentity } from "./local-leg";
+
 /** What the program keeps under /run/block-iscsimple about each attachment it made. */
 
 export type Owner =
@@ -27,6 +29,10 @@ export interface AttachmentRecord {
   readonly local: DevRef | null;
   /** The md array, once built (its kernel name is not stable: always check it by its members). */
   readonly md: DevRef | null;
+  /** The LUN's WWID (multipath form), when the kernel gives one: the direction guard names it. */
+  readonly iscsiWwid?: string | null;
+  /** Which disk the local leg is (stable id), for the direction guard. */
+  readonly localId?: (LocalIdentity & { readonly device: string }) | null;
   /** Set when the add finished: hex major:minor and the path given to the guest. */
   readonly device: string | null;
   readonly devicePath: string | null;

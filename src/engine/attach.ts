@@ -2,17 +2,18 @@ import { errorMessage, EXIT, UserError } from "../core/errors";
 import { planMirror, planTarget, undoOf, validateRequest, type Request, type Step, type TargetView, type MirrorView, type Undo } from "../core/plan";
 import type { AttachmentRecord } from "../core/records";
 import { formatSpec } from "../core/spec";
-import { Deadline } from "../host/clock";
-import { diskLockName, targetLockName } from "../host/locks";
+import type { Budget, Deadline } from "../host/clock";
+import { blockFamily, stableId } from "../host/blockdev";
+import type { LocalIdentity } from "../core/local-leg";
+import { checkSharing } from "../core/sharing";
+import { checkLocal } from "./local-leg";
+import { diskLockName, targetLockName, type Lock } from "../host/locks";
 import { shown } from "../host/paths";
 import { describePath, statBlock } from "../host/sysfs";
 import type { Host } from "./host";
 import { Journal } from "./journal";
 import { findOurArray, runUndo } from "./release";
 import { runStep, stepTitle, type Found, type StepContext } from "./steps";
-
-/** Time left for the rollback after a failed add: our deadline plus this stays under libxl's 40 s. */
-export const ROLLBACK_MS = 8000;
 
 export interface AttachResult {
   readonly device: string;
@@ -86,11 +87,23 @@ async function preflight(host: Host, req: Request): Promise<void> {
   }
 }
 
-export async function attach(host: Host, req: Request, deadline: Deadline): Promise<AttachResult> {
+/**
+ * Before anything changes (no login yet): the label is not another VM's, and its local leg may be
+ * written. Skipped when the same VM joins its own running array (a migration to localhost).
+ */
+async function checkMirrorEarly(host: Host, req: Request, deadline: Deadline): Promise<void> {
+  const label = req.spec.label;
+  if (label === null) return;
+  const verdict = checkSharing(req.spec, req.writable, req.owner, req.id, await host.store.attachments());
+  if (verdict.joinArrayOf || typeof req.local !== "string") return;
+  await checkLocal(host, { label, path: req.local, id: req.id, owner: req.owner }, deadline, req.newLocalDisk === true);
+}
+
+export async function attach(host: Host, req: Request, budget: Budget): Promise<AttachResult> {
+  const deadline = budget.forward;
   await preflight(host, req);
   await host.store.ensure();
-  const unlockDisk = await host.locks.take(diskLockName(req.spec), deadline);
-  try {
+  return host.locks.with(diskLockName(req.spec), deadline, async (diskLock) => {
     const existing = await host.store.getAttachment(req.id);
     if (existing) {
       if (existing.device !== null && existing.devicePath !== null && existing.spec === formatSpec(req.spec)) {
@@ -98,16 +111,20 @@ export async function attach(host: Host, req: Request, deadline: Deadline): Prom
       }
       throw new UserError(`an earlier add of ${req.id} (${existing.spec}) did not finish; run remove first`, EXIT.refused);
     }
+    await checkMirrorEarly(host, req, deadline);
     const journal = new Journal(host.store, initialRecord(req));
     await journal.update({});
     host.run.watcher = journal;
     const found: Found = { iscsi: null, local: null, md: null, device: null, devicePath: null };
-    const ctx: StepContext = { host, journal, owner: req.owner, deadline, found };
+    const ctx: StepContext = { host, journal, owner: req.owner, deadline, found, id: req.id, label: req.spec.label, confirmedLocal: req.newLocalDisk === true };
     const undos: Undo[] = [];
+    const held: Lock[] = [diskLock];
     let current: Step | null = null;
     const run = async (steps: Step[]): Promise<void> => {
       for (const s of steps) {
         current = s;
+        // never go on under a lock that is not ours any more
+        for (const l of held) await l.check();
         const u = undoOf(s);
         if (u) undos.push(u);
         host.log.step(stepTitle(s));
@@ -118,15 +135,21 @@ export async function attach(host: Host, req: Request, deadline: Deadline): Prom
     try {
       const iqn = req.spec.iqn;
       if (iqn !== null) {
-        const unlockTarget = await host.locks.take(targetLockName(iqn), deadline);
-        try {
-          await run(planTarget(req, await observeTarget(host, iqn, req.spec.lun, deadline)));
-        } finally {
-          await unlockTarget();
-        }
+        await host.locks.with(targetLockName(iqn), deadline, async (targetLock) => {
+          held.push(targetLock);
+          try {
+            await run(planTarget(req, await observeTarget(host, iqn, req.spec.lun, deadline)));
+          } finally {
+            held.pop();
+          }
+        });
       }
-      if (req.spec.label !== null) await run(planMirror(req, await observeMirror(host, req.spec.label)));
-      else await run(planMirror(req, { records: [], foreignArray: null }));
+      if (req.spec.label !== null) {
+        const r = journal.record;
+        const disks = { iqn: req.spec.iqn, lun: req.spec.lun, wwid: r.iscsiWwid ?? null, local: await localIdentityOf(host, req) };
+        await run(planMirror(req, { ...(await observeMirror(host, req.spec.label)), disks }));
+      } else await run(planMirror(req, { records: [], foreignArray: null }));
+      for (const l of held) await l.check();
       host.log.step(`attached ${journal.record.spec} as ${found.devicePath} (${found.device})`);
       host.log.step(host.run.timings.summary());
       await journal.settle();
@@ -136,7 +159,7 @@ export async function attach(host: Host, req: Request, deadline: Deadline): Prom
       const why = errorMessage(err);
       const what = failed ? `${stepTitle(failed)} failed: ${why}` : why;
       host.log.step(`add failed: ${what}; rolling back`);
-      const rollback = new Deadline(ROLLBACK_MS);
+      const rollback = budget.rollback();
       const leftovers: string[] = [];
       for (const u of undos.reverse()) {
         try {
@@ -153,7 +176,14 @@ export async function attach(host: Host, req: Request, deadline: Deadline): Prom
       const code = err instanceof UserError ? err.exitCode : EXIT.failed;
       throw new StepFailed(leftovers.length ? `${what} (and the rollback failed: ${leftovers.join("; ")})` : what, code);
     }
-  } finally {
-    await unlockDisk();
-  }
+  });
+}
+
+/** The identity of the local leg as tab.conf names it now (for the guard comparison), or null. */
+async function localIdentityOf(host: Host, req: Request): Promise<(LocalIdentity & { device: string }) | null> {
+  if (typeof req.local !== "string") return null;
+  const dev = await statBlock(req.local);
+  if (!dev) return null;
+  const family = await blockFamily(host.paths, dev);
+  return { major: dev.major, minor: dev.minor, id: family ? await stableId(family) : null, device: shown(host.paths, req.local) };
 }

@@ -20,8 +20,7 @@ export async function detach(host: Host, id: string, deadline: Deadline): Promis
   await host.store.ensure();
   const first = await host.store.getAttachment(id);
   if (!first) return null;
-  const unlock = await host.locks.take(diskLockName(first), deadline);
-  try {
+  return host.locks.with(diskLockName(first), deadline, async () => {
     const record: AttachmentRecord | null = await host.store.getAttachment(id);
     if (!record) return null;
     await killOrphans(host, record);
@@ -43,7 +42,5 @@ export async function detach(host: Host, id: string, deadline: Deadline): Promis
     if (problems.length === 0) await host.store.deleteAttachment(id);
     host.log.step(host.run.timings.summary());
     return { done: undos.map((u) => u.kind), problems };
-  } finally {
-    await unlock();
-  }
+  });
 }

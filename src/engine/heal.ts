@@ -8,6 +8,8 @@ import { diskLockName, targetLockName } from "../host/locks";
 import { shown } from "../host/paths";
 import { statBlock } from "../host/sysfs";
 import type { Host } from "./host";
+import { markGuard } from "./guard";
+import { checkLocal, recordLocal } from "./local-leg";
 import { iscsiLegNow } from "./multipath";
 import { devRef, healthOf } from "./release";
 
@@ -25,9 +27,9 @@ const broken = (state: string): boolean => state === "faulty" || state === "miss
  * added back and rebuilt from iSCSI. Idempotent: a healthy or recovering array is left alone.
  */
 export async function heal(host: Host, r: AttachmentRecord, localPath: string | null, config: Config, deadline: Deadline): Promise<HealResult> {
-  if (r.label === null) throw new UserError(`${r.spec} has no mirror to heal`);
-  const unlock = await host.locks.take(diskLockName(r), deadline);
-  try {
+  const label = r.label;
+  if (label === null) throw new UserError(`${r.spec} has no mirror to heal`);
+  return host.locks.with(diskLockName(r), deadline, async () => {
     const first = await healthOf(host, r);
     if (!first) throw new UserError(`${r.spec}: no array of block-iscsimple is running for it`, EXIT.failed);
     const { array } = first;
@@ -37,33 +39,35 @@ export async function heal(host: Host, r: AttachmentRecord, localPath: string | 
       const iqn = r.iqn;
       await ensureSession(host, iqn, config, deadline);
       const lun = await iscsiLegNow(host, iqn, r.lun, deadline);
+      // the guard first: from the add on, only the local leg is current until the resync ends
+      await markGuard(host, r, "the iSCSI leg is being rebuilt from the local leg");
       if (first.health.iscsi.state === "faulty") await host.md.removeFailed(array, deadline);
       await host.md.addTo(array, lun.path, deadline);
       await host.md.setWriteMostly(array, lun.dev);
       record = { ...record, iscsi: devRef(lun.path, lun.name, lun.dev) };
-      await host.guard.mark(r.label, r.spec, "the iSCSI leg is being rebuilt from the local leg");
       actions.push(`re-added the iSCSI leg ${shown(host.paths, lun.path)} (write-mostly): md copies local -> iSCSI`);
     }
     if (r.local !== null && broken(first.health.local.state)) {
       const dev = localPath ?? r.local.path;
       const st = await statBlock(dev);
-      if (!st) throw new UserError(`the local leg ${shown(host.paths, dev)} of ${r.label} is not a block device: replace it first`);
+      if (!st) throw new UserError(`the local leg ${shown(host.paths, dev)} of ${label} is not a block device: replace it first`);
       if (first.health.local.state === "faulty") await host.md.removeFailed(array, deadline);
+      // the same proof as at add: the disk is not in use, and it is this label's (or confirmed)
+      const checked = await checkLocal(host, { label, path: dev, id: r.id, owner: r.owner }, deadline, false);
+      if (checked.verdict === "record") await recordLocal(host, label, checked, false);
       await host.md.addTo(array, dev, deadline);
-      record = { ...record, local: devRef(dev, dev.split("/").pop() as string, st) };
+      record = { ...record, local: devRef(dev, dev.split("/").pop() as string, st), localId: { ...checked.identity, device: checked.device } };
       actions.push(`re-added the local leg ${shown(host.paths, dev)}: md rebuilds it from iSCSI`);
     }
     if (record !== r) await host.store.putAttachment(record);
     const now = await healthOf(host, record);
     if (!now) throw new Error(`the array of ${r.label} went away`);
-    if (now.health.iscsi.state === "in_sync" && (await host.guard.clear(r.label))) {
+    if (now.health.iscsi.state === "in_sync" && (await host.guard.clear(label))) {
       actions.push("the iSCSI leg is in sync: the direction guard is cleared");
     }
-    for (const a of actions) host.log.step(`heal ${r.label}: ${a}`);
+    for (const a of actions) host.log.step(`heal ${label}: ${a}`);
     return { actions, health: now.health };
-  } finally {
-    await unlock();
-  }
+  });
 }
 
 /** How long every session of a target must stay FREE before heal takes it for given up. */
@@ -81,16 +85,13 @@ async function ensureSession(host: Host, iqn: string, config: Config, deadline: 
   const relogin = await givenUp(host, iqn, deadline);
   if (relogin) host.log.step(`every session of ${iqn} stayed FREE for ${GIVEN_UP_MS / 1000} s (iscsid gave up on it): logging out and in again`);
   if (relogin || (await host.iscsi.sessions(iqn)).length === 0) {
-    const unlock = await host.locks.take(targetLockName(iqn), deadline);
-    try {
+    await host.locks.with(targetLockName(iqn), deadline, async () => {
       if (relogin) await host.iscsi.logout(iqn, deadline);
       await host.iscsi.setNode(iqn, NODE_SETTINGS.loginTimeout, String(config.loginTimeoutS), deadline);
       await host.iscsi.setNode(iqn, NODE_SETTINGS.loginRetries, String(config.loginRetries), deadline);
       await host.iscsi.setNode(iqn, NODE_SETTINGS.replacementTimeout, String(config.replacementTimeoutS), deadline);
       await host.iscsi.login(iqn, deadline);
-    } finally {
-      await unlock();
-    }
+    });
   }
   if (!(await pollUntil(loggedIn, deadline, 500))) {
     const states = await Promise.all((await host.iscsi.sessions(iqn)).map(async (sid) => `session ${sid} ${(await host.iscsi.sessionState(sid)) ?? "?"}`));

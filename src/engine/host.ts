@@ -1,4 +1,4 @@
-import { GuardStore } from "../host/guard-store";
+import { GuardStore, LocalStore } from "../host/guard-store";
 import { Iscsi } from "../host/iscsi";
 import { Locks } from "../host/locks";
 import type { Log } from "../host/log";
@@ -21,6 +21,7 @@ export interface Host {
   readonly store: StateStore;
   readonly locks: Locks;
   readonly guard: GuardStore;
+  readonly localStore: LocalStore;
 }
 
 export function makeHost(log: Log, paths: HostPaths = hostPaths()): Host {
@@ -35,7 +36,8 @@ export function makeHost(log: Log, paths: HostPaths = hostPaths()): Host {
     mpath: new Multipath(run, paths),
     xs: new Xenstore(run),
     store,
-    locks: new Locks(store.locksDir(), log, (ms) => run.timings.add("lock-wait", ms)),
+    locks: new Locks(store.locksDir(), log, (ms) => run.timings.add("lock-wait", ms), paths.proc),
     guard: new GuardStore(paths),
+    localStore: new LocalStore(paths),
   };
 }

@@ -2,6 +2,7 @@ import { errorMessage } from "../core/errors";
 import type { Config } from "../core/config";
 import { Deadline, sleepMs } from "../host/clock";
 import type { Host } from "./host";
+import { markGuard } from "./guard";
 import { heal } from "./heal";
 import { healthOf } from "./release";
 
@@ -28,7 +29,7 @@ export async function monitor(host: Host, config: Config, opts: { once: boolean;
           last.set(r.id, key);
         }
         if (health.current === "local" && r.iqn !== null) {
-          if (await host.guard.mark(r.label, r.spec, `the iSCSI leg was ${health.iscsi.state}`)) host.log.warn(`${r.label}: the local leg holds the only current data`);
+          if (await markGuard(host, r, `the iSCSI leg was ${health.iscsi.state}`)) host.log.warn(`${r.label}: the local leg holds the only current data`);
           // heal only once open-iscsi has the session back (or has none left to wait for): a heal
           // that waits for an absent target would hold the monitor for a whole deadline
           const sessions = await host.iscsi.sessions(r.iqn);

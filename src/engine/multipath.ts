@@ -56,7 +56,7 @@ export async function useMultipath(c: StepContext, s: MultipathStep): Promise<vo
   await checkQueueing(c, s, map);
   found.iscsi = devRef(map.path, map.kernelName, map.dev);
   host.log.step(`lun${s.lun} of ${s.iqn} is the multipath map ${shown(host.paths, map.path)} (${hexDev(map.dev)}, WWID ${map.wwid}) over ${map.paths.join(", ")}`);
-  await journal.update({ iscsi: found.iscsi });
+  await journal.update({ iscsi: found.iscsi, iscsiWwid: map.wwid.toLowerCase() });
 }
 
 /** Says why the leg is one path, when the target has several sessions. */

@@ -9,6 +9,7 @@ import type { MdArray } from "../host/md";
 import { sameDev } from "../host/sysfs";
 import type { Host } from "./host";
 import type { Journal } from "./journal";
+import { markGuard } from "./guard";
 
 /**
  * The undo of each claim an attachment holds. Rollback of a failed add and `remove` both use
@@ -70,7 +71,7 @@ export async function noteDirection(host: Host, r: AttachmentRecord, a: MdArray)
   const { health: h } = await healthOfArray(host, r, a, r.label);
   if (h.current === "local") {
     const why = `the array was stopped while its iSCSI leg was ${h.iscsi.state}${h.iscsi.progress !== null ? ` (${h.iscsi.progress}%)` : ""}`;
-    if (await host.guard.mark(r.label, r.spec, why)) host.log.warn(`${r.label}: ${why}: the local leg holds the only current data`);
+    if (await markGuard(host, r, why)) host.log.warn(`${r.label}: ${why}: the local leg holds the only current data`);
   } else if (h.iscsi.state === "in_sync") {
     if (await host.guard.clear(r.label)) host.log.step(`${r.label}: the iSCSI leg is in sync: the direction guard is cleared`);
   }
@@ -80,8 +81,7 @@ async function releaseTarget(host: Host, journal: Journal, iqn: string, deadline
   const me = journal.record;
   // the lock is taken even without a claim: an add SIGKILLed while holding it leaves a stale lock,
   // which taking and releasing it here clears
-  const unlock = await host.locks.take(targetLockName(iqn), deadline);
-  try {
+  await host.locks.with(targetLockName(iqn), deadline, async () => {
     if (!me.claimsTarget) return;
     const users = (await host.store.attachments()).filter((r) => r.id !== me.id && r.iqn === iqn && r.claimsTarget);
     if (users.length > 0) {
@@ -98,9 +98,7 @@ async function releaseTarget(host: Host, journal: Journal, iqn: string, deadline
       await host.store.deleteTarget(iqn);
     }
     await journal.update({ claimsTarget: false });
-  } finally {
-    await unlock();
-  }
+  });
 }
 
 /** Removes the multipath maps over the target's LUNs before logout, as multipath users should. */

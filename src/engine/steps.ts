@@ -1,11 +1,11 @@
 import type { Step } from "../core/plan";
 import type { DevRef, Owner } from "../core/records";
-import { UserError } from "../core/errors";
 import type { Deadline } from "../host/clock";
 import { shown } from "../host/paths";
-import { describePath, hexDev, sameDev, statBlock } from "../host/sysfs";
+import { hexDev, sameDev, statBlock } from "../host/sysfs";
 import type { Host } from "./host";
 import type { Journal } from "./journal";
+import { checkLocal, recordLocal } from "./local-leg";
 import { useMultipath } from "./multipath";
 import { devRef, findOurArray } from "./release";
 
@@ -25,6 +25,10 @@ export interface StepContext {
   readonly owner: Owner;
   readonly deadline: Deadline;
   readonly found: Found;
+  /** The attachment's id and label, and whether the administrator confirmed a new local disk. */
+  readonly id: string;
+  readonly label: string | null;
+  readonly confirmedLocal: boolean;
 }
 
 /** One line per step, for the log, `check` and error messages. */
@@ -37,6 +41,7 @@ export function stepTitle(s: Step): string {
     case "rescan": return `rescan the sessions of ${s.iqn}`;
     case "set-recovery": return `set the sessions' replacement timeout to ${s.seconds} s`;
     case "clear-stale": return `forget that the local leg of ${s.label} was the only current copy (--prefer-iscsi)`;
+    case "forget-decision": return `forget the one-time choice recorded for ${s.label} (block-iscsimple resolve)`;
     case "find-lun": return `find lun${s.lun} of ${s.iqn}`;
     case "multipath": return s.use === "no" ? `use one path of lun${s.lun} ([multipath] use = no)` : `use the multipath map of lun${s.lun}, if multipathd manages it`;
     case "check-local": return `check the local leg ${s.device}`;
@@ -83,6 +88,15 @@ export async function runStep(c: StepContext, s: Step): Promise<void> {
     case "clear-stale":
       if (await host.guard.clear(s.label)) host.log.step(`the local data of ${s.label} is discarded (--prefer-iscsi): the guard is cleared`);
       return;
+    case "forget-decision": {
+      const g = await host.guard.get(s.label);
+      if (g?.decision !== undefined && g.broken === undefined) {
+        const { decision, ...rest } = g;
+        await host.guard.put(rest);
+        host.log.step(`${s.label}: the choice ${decision} (block-iscsimple resolve) was used; it is forgotten`);
+      }
+      return;
+    }
     case "find-lun": {
       const t0 = performance.now();
       const lun = await host.iscsi.waitLun(s.iqn, s.lun, deadline);
@@ -96,18 +110,21 @@ export async function runStep(c: StepContext, s: Step): Promise<void> {
         );
       }
       found.iscsi = devRef(lun.path, lun.name, lun.dev);
-      host.log.step(`lun${s.lun} of ${s.iqn} is ${shown(host.paths, lun.path)} (${hexDev(lun.dev)})`);
-      await journal.update({ iscsi: found.iscsi });
+      const wwid = await host.iscsi.wwid(lun.name);
+      host.log.step(`lun${s.lun} of ${s.iqn} is ${shown(host.paths, lun.path)} (${hexDev(lun.dev)}${wwid ? `, WWID ${wwid}` : ""})`);
+      await journal.update({ iscsi: found.iscsi, iscsiWwid: wwid });
       return;
     }
     case "multipath":
       return useMultipath(c, s);
     case "check-local": {
-      const dev = await statBlock(s.device);
-      if (!dev) throw new UserError(`local leg ${shown(host.paths, s.device)} is ${await describePath(s.device)}, not a block device`);
+      // checked again right before the first write (the early check ran before login)
+      if (c.label === null) throw new Error("internal: check-local without a label");
+      const checked = await checkLocal(host, { label: c.label, path: s.device, id: c.id, owner: c.owner }, deadline, c.confirmedLocal);
+      if (checked.verdict === "record") await recordLocal(host, c.label, checked, c.confirmedLocal);
       const name = s.device.split("/").pop() as string;
-      found.local = devRef(s.device, name, dev);
-      await journal.update({ local: found.local });
+      found.local = devRef(s.device, name, checked.identity);
+      await journal.update({ local: found.local, localId: { ...checked.identity, device: checked.device } });
       return;
     }
     case "md-build": {

@@ -143,8 +143,35 @@ export class Iscsi {
 
   /** The SCSI device folders of IQN's LUNs: .../sessionS/device/targetH:C:T/H:C:T:LUN, by session. */
   async lunDirs(iqn: string): Promise<{ session: number; lun: number; dir: string }[]> {
+    return this.lunDirsOf(await this.sessions(iqn));
+  }
+
+  /** Every LUN's block device on every session of this host, whatever its target. */
+  async allLuns(): Promise<{ iqn: string; session: number; lun: number; name: string; dev: BlockDev }[]> {
+    const dir = join(this.paths.sys, "class/iscsi_session");
+    const out: { iqn: string; session: number; lun: number; name: string; dev: BlockDev }[] = [];
+    for (const s of await listDir(dir)) {
+      const m = /^session(\d+)$/.exec(s);
+      if (!m) continue;
+      const iqn = (await readText(join(dir, s, "targetname"))) ?? "?";
+      for (const d of await this.lunDirsOf([Number(m[1])])) {
+        for (const name of await listDir(join(d.dir, "block"))) {
+          const dev = parseDevFile(await readText(join(d.dir, "block", name, "dev")));
+          if (dev) out.push({ iqn, session: d.session, lun: d.lun, name, dev });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The SCSI WWID of a LUN's device (sysfs device/wwid), normalised as multipath writes it. */
+  async wwid(name: string): Promise<string | null> {
+    return normaliseWwid(await readText(join(this.paths.sys, "block", name, "device/wwid")));
+  }
+
+  private async lunDirsOf(sessions: readonly number[]): Promise<{ session: number; lun: number; dir: string }[]> {
     const out: { session: number; lun: number; dir: string }[] = [];
-    for (const session of await this.sessions(iqn)) {
+    for (const session of sessions) {
       const sdev = join(this.paths.sys, "class/iscsi_session", `session${session}`, "device");
       for (const target of (await listDir(sdev)).filter((t) => t.startsWith("target"))) {
         for (const hctl of await listDir(join(sdev, target))) {
@@ -175,4 +202,15 @@ export class Iscsi {
   async waitLun(iqn: string, lun: number, deadline: Deadline): Promise<LunDevice | null> {
     return pollUntil(() => this.findLun(iqn, lun), deadline);
   }
+}
+
+/**
+ * SCSI names a LUN "naa.X", "eui.X" or "t10.X"; multipath names the same LUN "3X", "2X", "1X"
+ * (the designator type first). One form, multipath's, so that both compare.
+ */
+export function normaliseWwid(w: string | null): string | null {
+  if (!w) return null;
+  const m = /^(naa|eui|t10)\.(.+)$/i.exec(w.trim());
+  const v = m ? `${{ t10: "1", eui: "2", naa: "3" }[(m[1] as string).toLowerCase() as "t10" | "eui" | "naa"]}${m[2]}` : w.trim();
+  return /^[\x21-\x7e]{1,200}$/.test(v) ? v.toLowerCase() : null;
 }

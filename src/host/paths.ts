@@ -8,7 +8,10 @@ export interface HostPaths {
   readonly root: string;
   readonly sys: string;
   readonly dev: string;
+  /** Our own children's /proc (orphan killing): never moved. */
   readonly proc: string;
+  /** The /proc the safety checks read (mounts, swaps, open files); moved under the test root. */
+  readonly procfs: string;
   /** The kernel's list of unix sockets (multipathd listens on an abstract one). */
   readonly procNetUnix: string;
   /** State and locks (0700). */
@@ -34,6 +37,7 @@ export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
     sys: at("/sys"),
     dev: at("/dev"),
     proc: "/proc",
+    procfs: at("/proc"),
     procNetUnix: at("/proc/net/unix"),
     run: at("/run/block-iscsimple"),
     lib: at("/var/lib/block-iscsimple"),

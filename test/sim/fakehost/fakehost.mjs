@@ -298,6 +298,20 @@ function devOf(p) {
   return { major: Math.floor(st.rdev / 256) & 0xfff, minor: st.rdev & 0xff | ((Math.floor(st.rdev / 4096) & 0xfff00)) };
 }
 
+/** The sysfs folder of a device (by major:minor), where the kernel lists its holders. */
+function sysDirOfDev(d) {
+  try { return fs.realpathSync(R(`sys/dev/block/${d.major}:${d.minor}`)); } catch { /* not indexed */ }
+  for (const n of fs.existsSync(R("sys/block")) ? fs.readdirSync(R("sys/block")) : []) {
+    try { if (fs.readFileSync(R(`sys/block/${n}/dev`), "utf8").trim() === `${d.major}:${d.minor}`) return R(`sys/block/${n}`); } catch { /* */ }
+  }
+  return null;
+}
+function setHolder(d, md, on) {
+  const dir = sysDirOfDev(d);
+  if (!dir) return;
+  if (on) mkdirp(path.join(dir, "holders", md)); else fs.rmSync(path.join(dir, "holders", md), { recursive: true, force: true });
+}
+
 function mdadm() {
   const verb = args[0] === "--build" ? "build" : args[0] === "--stop" ? "stop" : args[1] === "--add" ? "add" : args[1] === "--remove" ? "remove" : "?";
   fault(verb);
@@ -336,6 +350,7 @@ function mdadm() {
       write(R(`sys/block/${md}/md/sync_speed_min`), "1000 (system)");
       write(R(`sys/block/${md}/md/sync_speed_max`), "200000 (system)");
       for (const l of legs) {
+        setHolder(l, md, true);
         write(R(`sys/block/${md}/slaves/${l.name}/dev`), `${l.major}:${l.minor}`);
         write(R(`sys/block/${md}/md/dev-${l.name}/state`), l.state);
       }
@@ -351,6 +366,7 @@ function mdadm() {
       if (verb === "remove") {
         if (args[2] !== "failed") { err("fake mdadm: only --remove failed\n"); process.exit(2); }
         for (const m of w.md[md].members.filter((x) => x.state.includes("faulty"))) {
+          setHolder(m, md, false);
           fs.rmSync(R(`sys/block/${md}/slaves/${m.name}`), { recursive: true, force: true });
           fs.rmSync(R(`sys/block/${md}/md/dev-${m.name}`), { recursive: true, force: true });
           err(`mdadm: hot removed ${m.name} from ${unR(mdArg)}\n`);
@@ -366,6 +382,7 @@ function mdadm() {
         }
         const name = path.basename(fs.realpathSync(dev));
         w.md[md].members.push({ name, ...d, state: "spare", added: true });
+        setHolder(d, md, true);
         write(R(`sys/block/${md}/slaves/${name}/dev`), `${d.major}:${d.minor}`);
         write(R(`sys/block/${md}/md/dev-${name}/state`), "spare");
         write(R(`sys/block/${md}/md/sync_action`), "recover");
@@ -374,6 +391,7 @@ function mdadm() {
         err(`mdadm: added ${unR(dev)}\n`);
       } else {
         const label = w.md[md].label;
+        for (const m of w.md[md].members) setHolder(m, md, false);
         delete w.md[md];
         fs.rmSync(R(`sys/block/${md}`), { recursive: true, force: true });
         fs.rmSync(R(`dev/${md}`), { force: true });
@@ -410,6 +428,11 @@ function xenstore() {
       code = Object.keys(xs).some((x) => x === k || x.startsWith(`${k}/`)) ? 0 : 1;
     } else if (verb === "rm") {
       for (const a of args) for (const x of Object.keys(xs)) if (x === abs(a) || x.startsWith(`${abs(a)}/`)) delete xs[x];
+    } else if (verb === "ls") {
+      const k = abs(args[args.length - 1]);
+      const keys = Object.keys(xs).filter((x) => x === k || x.startsWith(`${k}/`)).sort();
+      if (keys.length === 0) { err(`xenstore-ls: could not access ${k}: No such file or directory\n`); code = 1; }
+      else out(keys.map((x) => `${x} = "${xs[x]}"\n`).join(""));
     } else if (verb === "list") {
       const k = abs(args[0]);
       const kids = new Set(Object.keys(xs).filter((x) => x.startsWith(`${k}/`)).map((x) => x.slice(k.length + 1).split("/")[0]));
@@ -420,6 +443,16 @@ function xenstore() {
   finish(code);
 }
 
+// ---------------------------------------------------------------- blkid
+function blkid() {
+  fault("");
+  const dev = unR(args[args.length - 1]);
+  const sig = load().signatures?.[dev];
+  if (!fs.existsSync(args[args.length - 1])) { err(`blkid: error: ${dev}: No such file or directory\n`); process.exit(2); }
+  if (sig) { out(`DEVNAME=${dev}\n${sig}\n`); finish(0); }
+  finish(2);
+}
+
 // ---------------------------------------------------------------- misc
 if (tool === "_appear") {
   sleep(Number(args[1]));
@@ -428,6 +461,7 @@ if (tool === "_appear") {
 } else if (tool === "iscsiadm") iscsiadm();
 else if (tool === "mdadm") mdadm();
 else if (tool === "multipath") multipath();
+else if (tool === "blkid") blkid();
 else if (tool === "multipathd") multipathd();
 else if (tool?.startsWith("xenstore-")) xenstore();
 else if (tool === "logger") {
