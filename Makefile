@@ -60,6 +60,12 @@ install: $(BIN)
 	  install -m 0600 etc/block-iscsimple-chap.conf $(DESTDIR)/etc/xen/scripts/block-iscsimple-chap.conf
 	install -D -m 0644 man/block-iscsimple.8 $(DESTDIR)$(PREFIX)/share/man/man8/block-iscsimple.8
 	install -D -m 0644 man/block-iscsimple-tab.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/block-iscsimple-tab.conf.5
+	# the monitor, as the package has it: installed, and enabled and started where systemd runs
+	install -d $(DESTDIR)/etc/systemd/system
+	sed 's|/usr/libexec/block-iscsimple/|$(PREFIX)/libexec/block-iscsimple/|' debian/block-iscsimple-monitor.service > $(DESTDIR)/etc/systemd/system/block-iscsimple-monitor.service
+	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then \
+	  systemctl daemon-reload && systemctl enable --now block-iscsimple-monitor.service; \
+	else echo "make install: enable the monitor with: systemctl enable --now block-iscsimple-monitor (or run: block-iscsimple monitor)"; fi
 
 # the real lab in qemu: Xen 4.17, open-iscsi + tgt, md (root, Debian's apt); installs the .deb
 lab: $(BIN) $(DEB)

@@ -1,6 +1,8 @@
 import { CommanderError } from "commander";
 import { errorMessage, EXIT, oneLine, UserError } from "./core/errors";
 import { hotplug } from "./cli/hotplug";
+import { mdEventCommand } from "./cli/health";
+import { MD_EVENT_RE } from "./core/commands";
 import { buildProgram, usageExit } from "./cli/program";
 
 /** Entry point. libxl runs us as `block-iscsimple add|remove` with XENBUS_PATH set: hotplug mode. */
@@ -9,6 +11,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const xenbusPath = process.env.XENBUS_PATH;
   if (xenbusPath !== undefined && args.length === 1 && (args[0] === "add" || args[0] === "remove")) {
     return hotplug(args[0], xenbusPath);
+  }
+  // mdadm --monitor, started by our monitor, runs us as PROGRAM EVENT MD [MEMBER]
+  if (process.env.BLOCK_ISCSIMPLE_MD_EVENT === "1" && args.length >= 2 && args.length <= 3 && MD_EVENT_RE.test(args[0] as string)) {
+    return mdEventCommand(args[0] as string, args[1] as string, args[2] ?? null);
   }
   let result: number = EXIT.ok;
   const program = buildProgram((code) => {

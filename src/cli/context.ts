@@ -5,6 +5,7 @@ import { UserError } from "../core/errors";
 import { lookupLabel, parseTab, type Tab } from "../core/tab";
 import type { TargetSpec } from "../core/spec";
 import { makeHost, type Host } from "../engine/host";
+import { tabClash } from "../engine/local-leg";
 import { Log } from "../host/log";
 import { hostPaths, shown, type HostPaths } from "../host/paths";
 
@@ -89,6 +90,13 @@ export function localLeg(ctx: Context, spec: TargetSpec): string | null | undefi
   if (spec.label === null) return undefined;
   const entry = lookupLabel(loadTab(ctx), spec.label, shown(ctx.paths, ctx.tabFile));
   return entry.device === null ? null : ctx.paths.root + entry.device;
+}
+
+/** The local leg of a spec for an add: as localLeg, and no other label of tab.conf names the same disk. */
+export async function localLegForAdd(ctx: Context, spec: TargetSpec): Promise<string | null | undefined> {
+  const local = localLeg(ctx, spec);
+  if (typeof local === "string") await tabClash(ctx.host, loadTab(ctx), shown(ctx.paths, ctx.tabFile), spec.label);
+  return local;
 }
 
 export function warnMissing(ctx: Context, spec: TargetSpec, local: string | null | undefined): void {

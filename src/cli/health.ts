@@ -1,8 +1,9 @@
-import { EXIT, UserError } from "../core/errors";
+import { EXIT, oneLine, UserError } from "../core/errors";
 import { describeLeg } from "../core/health";
 import type { AttachmentRecord } from "../core/records";
 import { formatSpec, LABEL_RE, parseSpec } from "../core/spec";
 import { heal } from "../engine/heal";
+import { mdEvent } from "../engine/md-event";
 import { monitor } from "../engine/monitor";
 import { healthOf } from "../engine/release";
 import { Deadline, sleepMs } from "../host/clock";
@@ -65,6 +66,23 @@ export async function monitorCommand(opts: GlobalOptions & { once?: boolean }): 
   process.on("SIGINT", stop);
   try {
     await monitor(ctx.host, ctx.config, { once: opts.once ?? false, stop: () => stopping, localOf: (label) => localFromTab(ctx, label) });
+    return EXIT.ok;
+  } finally {
+    await ctx.log.close();
+  }
+}
+
+const MD_PATH_RE = /^\/dev\/(?:md\/)?[A-Za-z0-9_-]{1,64}$/;
+
+/** One event of mdadm --monitor: writes the direction guard at once when only the local leg is current. */
+export async function mdEventCommand(event: string, mdPath: string, member: string | null): Promise<number> {
+  if (!MD_PATH_RE.test(mdPath) || (member !== null && !/^\/dev\/[A-Za-z0-9_./:-]{1,200}$/.test(member))) {
+    process.stderr.write(`block-iscsimple: md event ${event}: unexpected device '${oneLine(mdPath, 80)}'\n`);
+    return EXIT.badInput;
+  }
+  const ctx = loadContext({}, "md-event");
+  try {
+    await mdEvent(ctx.host, event, mdPath, member);
     return EXIT.ok;
   } finally {
     await ctx.log.close();

@@ -8,7 +8,7 @@ import { makeHost } from "../engine/host";
 import { hotplugBudget, type Budget } from "../host/clock";
 import { DEFAULT_CONFIG } from "../core/config";
 import { Log } from "../host/log";
-import { chapOf, loadContext, localLeg, warnMissing, type Context } from "./context";
+import { chapOf, loadContext, localLegForAdd, warnMissing, type Context } from "./context";
 
 const BACKEND_RE = /^(?:\/local\/domain\/0\/)?(backend\/vbd\/(\d{1,5})\/(\d{1,10}))$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -51,7 +51,7 @@ export async function hotplug(action: "add" | "remove", xenbusPath: string): Pro
     const vmPath = await host.xs.readOptional(`/local/domain/${b.domid}/vm`, deadline);
     const vm = vmPath?.replace(/^\/vm\//, "") ?? null;
     const spec = parseSpec(params);
-    const local = localLeg(ctx, spec);
+    const local = await localLegForAdd(ctx, spec);
     warnMissing(ctx, spec, local);
     const owner: Owner = { kind: "xen", domid: b.domid, devid: b.devid, backend: b.backend, vm: vm !== null && UUID_RE.test(vm) ? vm : null };
     const res = await attach(host, { id: attachmentId(owner, spec), spec, writable: mode.startsWith("w"), owner, local, config: ctx.config, ...chapOf(ctx, spec) }, budget);

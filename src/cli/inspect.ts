@@ -5,6 +5,7 @@ import { attachmentId, type Owner } from "../core/records";
 import { parseSpec } from "../core/spec";
 import { observeMirror, observeTarget } from "../engine/attach";
 import { collectStatus, formatStale, formatStatus } from "../engine/status";
+import { tabClash } from "../engine/local-leg";
 import { stepTitle } from "../engine/steps";
 import { Deadline } from "../host/clock";
 import { shown } from "../host/paths";
@@ -53,6 +54,7 @@ export async function check(specs: readonly string[], opts: GlobalOptions): Prom
   try {
     const tab = loadTab(ctx);
     out.push(`tab ${shown(paths, ctx.tabFile)}: ${tab.size} label(s)`);
+    await tabClash(ctx.host, tab, shown(paths, ctx.tabFile), null).catch((err: unknown) => problem(errorMessage(err)));
     for (const e of tab.values()) {
       if (e.device === null) {
         out.push(`  ${e.label}: no local leg (MISSING)`);

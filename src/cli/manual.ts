@@ -6,7 +6,7 @@ import { attach } from "../engine/attach";
 import { detach } from "../engine/detach";
 import { Budget, Deadline } from "../host/clock";
 import { shown } from "../host/paths";
-import { chapOf, loadContext, localLeg, warnMissing, type GlobalOptions } from "./context";
+import { chapOf, loadContext, localLegForAdd, warnMissing, type GlobalOptions } from "./context";
 
 const MANUAL: Owner = { kind: "manual" };
 
@@ -18,7 +18,7 @@ export async function manualAdd(
   const spec = parseSpec(specText);
   const ctx = loadContext(opts, `add ${spec.text}`);
   try {
-    const local = localLeg(ctx, spec);
+    const local = await localLegForAdd(ctx, spec);
     warnMissing(ctx, spec, local);
     const prefer: StalePolicy | null = opts.preferLocal ? "prefer-local" : opts.preferIscsi ? "prefer-iscsi" : null;
     const req = { id: attachmentId(MANUAL, spec), spec, writable: !opts.readOnly, owner: MANUAL, local, config: ctx.config, prefer, newLocalDisk: opts.newLocalDisk === true, ...chapOf(ctx, spec) };

@@ -6,6 +6,7 @@ import { discoverCommand } from "./discover";
 import { healCommand, monitorCommand } from "./health";
 import { check, status } from "./inspect";
 import { manualAdd, manualRemove } from "./manual";
+import { acceptLocal, resolve } from "./safety";
 import { xlDisk } from "./xl-disk";
 
 declare const __VERSION__: string;
@@ -77,6 +78,23 @@ Examples:
     .option("--once", "look once and exit")
     .addHelpText("after", "\nExample:\n  systemctl enable --now block-iscsimple-monitor   (runs: block-iscsimple monitor)")
     .action(async (o: { once?: boolean }) => setResult(await monitorCommand({ ...globals(), ...o })));
+
+  program
+    .command("accept-local")
+    .description("confirm that the disk tab.conf names for LABEL may be overwritten: a new disk that holds data, or a replacement of the label's old disk")
+    .argument("<label>", "the label of tab.conf")
+    .addHelpText("after", "\nExample:\n  block-iscsimple accept-local my-vm-disk")
+    .action(async (label: string) => setResult(await acceptLocal(label, globals())));
+
+  program
+    .command("resolve")
+    .description("decide about a set direction guard (the local leg holds the only current data) for the next add of LABEL")
+    .argument("<label>", "the label whose guard is set (block-iscsimple status lists them)")
+    .option("--prefer-local", "keep the local data: the next add builds from the local leg and rebuilds the iSCSI LUN")
+    .option("--prefer-iscsi", "discard the local data: the next add rebuilds the local leg from the iSCSI LUN")
+    .option("--forget", "remove the guard (after you checked the disks by hand)")
+    .addHelpText("after", "\nExample:\n  block-iscsimple resolve my-vm-disk --prefer-local\n  xl create my-vm.cfg")
+    .action(async (label: string, o: { preferLocal?: boolean; preferIscsi?: boolean; forget?: boolean }) => setResult(await resolve(label, { ...globals(), ...o })));
 
   program
     .command("discover")

@@ -31,7 +31,15 @@ export const mdadm = {
   /** Removes the members md marked faulty (the keyword works even when their device node is gone). */
   removeFailed: (md: string): Argv => ["mdadm", md, "--remove", "failed"],
   stop: (md: string): Argv => ["mdadm", "--stop", md],
+  /**
+   * mdadm's event monitor over every array in /proc/mdstat (new ones too): it wakes on md's events
+   * (a poll of /proc/mdstat), not on a timer, and runs PROGRAM EVENT MD [MEMBER] for each.
+   */
+  monitor: (program: string, delayS: number): Argv => ["mdadm", "--monitor", "--scan", `--program=${program}`, `--delay=${delayS}`],
 };
+
+/** The events mdadm --monitor reports (mdadm(8), MONITOR MODE). */
+export const MD_EVENT_RE = /^(?:Fail|FailSpare|DegradedArray|SpareActive|RebuildStarted|Rebuild\d{2}|RebuildFinished|NewArray|DeviceDisappeared|SparesMissing|TestMessage|MoveSpare)$/;
 
 export const multipath = {
   /** Exit 0 when multipath's configuration makes DEV a path of a multipath map. */

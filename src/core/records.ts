@@ -16,6 +16,8 @@ export interface AttachmentRecord {
   readonly owner: Owner;
   /** pid of the add that wrote this record (to kill its children if it was SIGKILLed). */
   readonly pid: number;
+  /** Its start time (/proc/PID/stat), so that a reused pid is not taken for it. */
+  readonly pidStart?: string | null;
   readonly started: string;
   /** This attachment counts as a user of its target (set before login). */
   readonly claimsTarget: boolean;

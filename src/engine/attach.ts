@@ -7,7 +7,7 @@ import { blockFamily, stableId } from "../host/blockdev";
 import type { LocalIdentity } from "../core/local-leg";
 import { checkSharing } from "../core/sharing";
 import { checkLocal } from "./local-leg";
-import { diskLockName, targetLockName, type Lock } from "../host/locks";
+import { diskLockName, processStart, targetLockName, type Lock } from "../host/locks";
 import { shown } from "../host/paths";
 import { describePath, statBlock } from "../host/sysfs";
 import type { Host } from "./host";
@@ -57,8 +57,9 @@ export async function observeMirror(host: Host, label: string): Promise<MirrorVi
   return { records, foreignArray, stale: await host.guard.get(label) };
 }
 
-function initialRecord(req: Request): AttachmentRecord {
+function initialRecord(req: Request, pidStart: string | null): AttachmentRecord {
   return {
+    pidStart,
     id: req.id,
     spec: formatSpec(req.spec),
     iqn: req.spec.iqn,
@@ -112,7 +113,7 @@ export async function attach(host: Host, req: Request, budget: Budget): Promise<
       throw new UserError(`an earlier add of ${req.id} (${existing.spec}) did not finish; run remove first`, EXIT.refused);
     }
     await checkMirrorEarly(host, req, deadline);
-    const journal = new Journal(host.store, initialRecord(req));
+    const journal = new Journal(host.store, initialRecord(req, await processStart(host.paths.proc, "self")));
     await journal.update({});
     host.run.watcher = journal;
     const found: Found = { iscsi: null, local: null, md: null, device: null, devicePath: null };

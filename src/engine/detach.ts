@@ -2,7 +2,7 @@ import { errorMessage } from "../core/errors";
 import type { Undo } from "../core/plan";
 import type { AttachmentRecord } from "../core/records";
 import type { Deadline } from "../host/clock";
-import { diskLockName } from "../host/locks";
+import { diskLockName, processStart } from "../host/locks";
 import type { Host } from "./host";
 import { Journal } from "./journal";
 import { killOrphans, runUndo } from "./release";
@@ -24,7 +24,11 @@ export async function detach(host: Host, id: string, deadline: Deadline): Promis
     const record: AttachmentRecord | null = await host.store.getAttachment(id);
     if (!record) return null;
     await killOrphans(host, record);
-    const journal = new Journal(host.store, { ...record, children: [] });
+    // this remove is now the record's writer: a remove SIGKILLed mid-way leaves its children listed
+    // under its own pid, for the next call to end
+    const journal = new Journal(host.store, { ...record, pid: process.pid, pidStart: await processStart(host.paths.proc, "self"), children: [] });
+    await journal.update({});
+    host.run.watcher = journal;
     const undos: Undo[] = [];
     if (record.label !== null) undos.push({ kind: "stop-array", label: record.label });
     if (record.iqn !== null) undos.push({ kind: "release-target", iqn: record.iqn });
@@ -38,6 +42,7 @@ export async function detach(host: Host, id: string, deadline: Deadline): Promis
         break;
       }
     }
+    host.run.watcher = null;
     await journal.settle();
     if (problems.length === 0) await host.store.deleteAttachment(id);
     host.log.step(host.run.timings.summary());

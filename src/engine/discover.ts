@@ -7,6 +7,7 @@ import { shown } from "../host/paths";
 import { join, listDir, readText } from "../host/sysfs";
 import type { Host } from "./host";
 import { flushMaps } from "./release";
+import { targetLockName } from "../host/locks";
 
 export interface DiscoveredLun {
   readonly lun: number;
@@ -46,8 +47,18 @@ export async function discoverTargets(host: Host, portals: readonly string[], ch
   return [...byIqn.values()].sort((a, b) => a.iqn.localeCompare(b.iqn));
 }
 
-/** Lists a target's LUNs: logs in if no session exists (and out again), reads sysfs. */
+/**
+ * Lists a target's LUNs: logs in if no session exists (and out again), reads sysfs. Holds the
+ * target's lock throughout, as add and remove do, so no attachment can start using the short
+ * session meanwhile; and never logs out of (or deletes the node record of) a target that an
+ * attachment uses.
+ */
 export async function listLuns(host: Host, t: DiscoveredTarget, config: Config, chap: ChapTable, deadline: Deadline): Promise<DiscoveredLun[]> {
+  await host.store.ensure();
+  return host.locks.with(targetLockName(t.iqn), deadline, () => listLunsLocked(host, t, config, chap, deadline));
+}
+
+async function listLunsLocked(host: Host, t: DiscoveredTarget, config: Config, chap: ChapTable, deadline: Deadline): Promise<DiscoveredLun[]> {
   const had = await host.iscsi.sessions(t.iqn);
   let created = false;
   let loggedIn = false;
@@ -70,6 +81,12 @@ export async function listLuns(host: Host, t: DiscoveredTarget, config: Config, 
     }
     return await readLuns(host, t.iqn);
   } finally {
+    const users = (await host.store.attachments()).filter((r) => r.iqn === t.iqn && r.claimsTarget);
+    if (users.length > 0 && (loggedIn || created)) {
+      host.log.warn(`${t.iqn} is used by ${users.map((r) => r.spec).join(", ")}: its session and node record stay`);
+      loggedIn = false;
+      created = false;
+    }
     if (loggedIn) {
       // multipathd may have built maps over the LUNs meanwhile: remove them first, as remove does
       await flushMaps(host, t.iqn, deadline).catch(() => undefined);

@@ -1,7 +1,8 @@
 import { blkid } from "../core/commands";
 import { RefusedError, UserError } from "../core/errors";
-import { describeIdentity, judgeLocal, sameDisk, type LocalIdentity, type LocalVerdict, type LocalView } from "../core/local-leg";
+import { clashMessage, describeIdentity, judgeLocal, sameDisk, type LocalIdentity, type LocalVerdict, type LocalView } from "../core/local-leg";
 import { describeOwner, type Owner } from "../core/records";
+import type { Tab, TabEntry } from "../core/tab";
 import { blockFamily, exclusiveOpenBusy, familyMembers, holders, mountsOn, openBy, stableId, swapOn } from "../host/blockdev";
 import type { Deadline } from "../host/clock";
 import { shown } from "../host/paths";
@@ -107,4 +108,26 @@ export async function checkLocal(host: Host, c: LocalCandidate, deadline: Deadli
 export async function recordLocal(host: Host, label: string, checked: LocalChecked, accepted: boolean): Promise<void> {
   await host.localStore.put({ label, device: checked.device, ...checked.identity, since: new Date().toISOString(), ...(accepted ? { accepted: true } : {}) });
   host.log.step(`${label}: its local leg is ${checked.device} (${describeIdentity(checked.identity)})${accepted ? ", confirmed by the administrator" : ""}`);
+}
+
+/**
+ * Two labels of tab.conf must not name one disk (or a disk and a partition of it): each would
+ * overwrite the other's data. Throws the tab.conf error for LABEL (or, with label null, the first clash).
+ */
+export async function tabClash(host: Host, tab: Tab, file: string, label: string | null): Promise<void> {
+  const devs: { e: TabEntry; devs: BlockDev[]; shown: string }[] = [];
+  for (const e of tab.values()) {
+    if (e.device === null) continue;
+    const dev = await statBlock(host.paths.root + e.device);
+    if (!dev) continue; // reported by itself when used
+    const family = await blockFamily(host.paths, dev);
+    devs.push({ e, devs: family ? familyMembers(family).map((m) => m.dev) : [dev], shown: `${dev.major}:${dev.minor}` });
+  }
+  for (const a of devs) {
+    if (label !== null && a.e.label !== label) continue;
+    for (const b of devs) {
+      if (b.e === a.e || !a.devs.some((x) => b.devs.some((y) => sameDev(x, y)))) continue;
+      throw new UserError(clashMessage(file, { label: a.e.label, line: a.e.line, other: b.e.label, otherLine: b.e.line }, `${a.e.device} ${a.shown}, ${b.e.device} ${b.shown}`));
+    }
+  }
 }

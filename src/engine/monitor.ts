@@ -13,7 +13,42 @@ import { healthOf } from "./release";
  */
 export async function monitor(host: Host, config: Config, opts: { once: boolean; stop: () => boolean; localOf: (label: string) => string | null }): Promise<void> {
   const last = new Map<string, string>();
-  host.log.step(`monitoring every ${config.monitorIntervalS} s`);
+  host.log.step(`monitoring every ${config.monitorIntervalS} s, and md's events through mdadm --monitor`);
+  const events = opts.once ? null : watchMdEvents(host, config, opts.stop);
+  try {
+    await loop(host, config, opts, last);
+  } finally {
+    events?.stop();
+  }
+}
+
+/**
+ * mdadm --monitor reports a failed leg as soon as md does (it waits on /proc/mdstat's events) and
+ * runs this program for it, which writes the direction guard at once. If mdadm ends, it is started
+ * again (after a pause); the polling of the loop below stays as the fallback.
+ */
+function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { stop: () => void } {
+  let current: { stop: () => void } | null = null;
+  let done = false;
+  const start = (): void => {
+    current = host.md.watchEvents(process.execPath, Math.max(1, config.monitorIntervalS), (why) => {
+      if (done || stopped()) return;
+      host.log.warn(`mdadm --monitor ended (${why}); md's events are polled every ${config.monitorIntervalS} s until it runs again`);
+      setTimeout(() => {
+        if (!done && !stopped()) start();
+      }, 5000).unref();
+    });
+  };
+  start();
+  return {
+    stop: () => {
+      done = true;
+      current?.stop();
+    },
+  };
+}
+
+async function loop(host: Host, config: Config, opts: { once: boolean; stop: () => boolean; localOf: (label: string) => string | null }, last: Map<string, string>): Promise<void> {
   for (;;) {
     for (const r of await host.store.attachments()) {
       if (r.label === null || r.device === null) continue;

@@ -1,4 +1,5 @@
 import { lstat, readlink, rm, stat, writeFile } from "node:fs/promises";
+import { execa } from "execa";
 import path from "node:path";
 import { mdadm } from "../core/commands";
 import { parseSyncCompleted, type ArrayState, type LegState } from "../core/md-state";
@@ -84,6 +85,17 @@ export class Md {
     } catch {
       /* nothing there */
     }
+  }
+
+  /**
+   * Starts mdadm's event monitor, which runs PROGRAM for each md event (env BLOCK_ISCSIMPLE_MD_EVENT=1
+   * tells PROGRAM, this executable, why it runs). Returns how to stop it; ONEXIT says when it ended.
+   */
+  watchEvents(program: string, delayS: number, onExit: (why: string) => void): { stop: () => void } {
+    const [file, ...args] = mdadm.monitor(program, delayS);
+    const child = execa(file, args, { reject: false, stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { LC_ALL: "C", BLOCK_ISCSIMPLE_MD_EVENT: "1" } });
+    void child.then((r) => onExit(r.failed && r.exitCode === undefined ? (r.shortMessage ?? "could not run") : `exit ${r.exitCode}${r.stderr ? `: ${String(r.stderr).trim().slice(0, 200)}` : ""}`));
+    return { stop: () => child.kill("SIGTERM") };
   }
 
   async build(label: string, iscsiDev: string | null, localDev: string | null, deadline: Deadline): Promise<void> {

@@ -85,5 +85,10 @@ mkdir -p "$R/var/lib/block-iscsimple"; touch "$R/var/lib/block-iscsimple/state"
 check "remove keeps the conffiles" eval "dp -r block-iscsimple && [ -f $R/etc/xen/scripts/block-iscsimple.conf ] && [ ! -e $R/usr/libexec/block-iscsimple ]"
 check "purge removes everything" eval "dp -P block-iscsimple && [ -z \"\$(cd $R && find . -path ./var/lib/dpkg -prune -o -print | grep -v -e '^\.$' -e '^./var$' -e '^./var/lib$')\" ]"
 
+# make install (hosts that are not Debian): the monitor's unit too, pointing at the installed program
+M=$T/make-install
+make -s install DESTDIR="$M" PREFIX=/opt/bi >/dev/null
+check "make install installs the monitor's unit, with ExecStart at PREFIX" grep -qx 'ExecStart=/opt/bi/libexec/block-iscsimple/block-iscsimple monitor' "$M/etc/systemd/system/block-iscsimple-monitor.service"
+
 echo "deb: $P passed, $F failed"
 [ "$F" = 0 ]

@@ -312,7 +312,30 @@ function setHolder(d, md, on) {
   if (on) mkdirp(path.join(dir, "holders", md)); else fs.rmSync(path.join(dir, "holders", md), { recursive: true, force: true });
 }
 
+/** mdadm --monitor --program=P: runs P Fail /dev/mdN /dev/MEMBER when a member turns faulty (polls the world). */
+function mdadmMonitor() {
+  fault("monitor");
+  const prog = args.find((a) => a.startsWith("--program="))?.slice("--program=".length);
+  const seen = new Map();
+  for (;;) {
+    const w = load();
+    for (const [md, a] of Object.entries(w.md ?? {})) {
+      for (const m of a.members) {
+        const key = `${md}/${m.name}`;
+        const faulty = m.state.includes("faulty");
+        if (faulty && seen.get(key) === false) {
+          log(`mdadm-monitor Fail /dev/${md} /dev/${m.name}`);
+          spawn(prog, ["Fail", `/dev/${md}`, `/dev/${m.name}`], { stdio: "ignore", env: process.env });
+        }
+        seen.set(key, faulty);
+      }
+    }
+    sleep(50);
+  }
+}
+
 function mdadm() {
+  if (args[0] === "--monitor") return mdadmMonitor();
   const verb = args[0] === "--build" ? "build" : args[0] === "--stop" ? "stop" : args[1] === "--add" ? "add" : args[1] === "--remove" ? "remove" : "?";
   fault(verb);
   lock();

@@ -1,0 +1,49 @@
+import { errorMessage } from "../core/errors";
+import type { AttachmentRecord } from "../core/records";
+import { Deadline } from "../host/clock";
+import { diskLockName } from "../host/locks";
+import { shown } from "../host/paths";
+import { sameDev, statBlock } from "../host/sysfs";
+import { markGuard } from "./guard";
+import type { Host } from "./host";
+import { findOurArray, healthOf } from "./release";
+
+/** How long an event waits for the label's lock before it writes the guard without it. */
+const LOCK_WAIT_MS = 500;
+
+/**
+ * One event from mdadm --monitor (run by `monitor` with this program as its --program): if the
+ * array is ours and only its local leg is current now, the direction guard is written at once
+ * (durably), so that a crash right after the failure cannot lose it. Other events are logged.
+ */
+export async function mdEvent(host: Host, event: string, mdPath: string, member: string | null): Promise<void> {
+  const dev = await statBlock(host.paths.root + mdPath);
+  let ours: AttachmentRecord | null = null;
+  for (const r of await host.store.attachments()) {
+    const a = r.label !== null ? await findOurArray(host, r) : null;
+    if (a && dev && sameDev(a.dev, dev)) ours = r;
+  }
+  const what = `md event ${event} on ${mdPath}${member ? ` (${member})` : ""}`;
+  if (!ours || ours.label === null) {
+    host.log.step(`${what}: not an array of block-iscsimple`);
+    return;
+  }
+  const r = ours;
+  const label = ours.label;
+  const now = await healthOf(host, r);
+  if (!now || now.health.current !== "local" || r.iqn === null) {
+    host.log.step(`${what}: ${r.label}: iSCSI leg ${now?.health.iscsi.state ?? "?"}, local leg ${now?.health.local.state ?? "?"}`);
+    return;
+  }
+  const reason = `md reported ${event}: the iSCSI leg is ${now.health.iscsi.state}`;
+  let marked: boolean;
+  try {
+    marked = await host.locks.with(diskLockName(r), new Deadline(LOCK_WAIT_MS), () => markGuard(host, r, reason));
+  } catch (err) {
+    // the holder (an add, heal or remove of this label) may not look at the guard: a guard can
+    // only make the next add stricter, so it is written all the same
+    host.log.step(`${what}: the lock of ${r.label} is busy (${errorMessage(err)}): writing the guard without it`);
+    marked = await markGuard(host, r, reason);
+  }
+  if (marked) host.log.warn(`${label}: ${reason}: the local leg holds the only current data (guard ${shown(host.paths, host.guard.file(label))} written)`);
+}
