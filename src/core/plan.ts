@@ -141,6 +141,25 @@ export interface MirrorView {
   readonly disks?: NamedDisks;
 }
 
+/**
+ * The direction guard: when the label's local leg holds the only current data, which way the
+ * mirror is built. A guard about other disks, or one that cannot be read, refuses the add whatever
+ * the preference. Pure: the add runs it before login (without the LUN's WWID) and again after.
+ */
+export function judgeGuard(req: Request, g: StaleRecord | null, disks: NamedDisks | null): { first: "iscsi" | "local"; clearStale: boolean; usedDecision: boolean } {
+  const { spec } = req;
+  let first: "iscsi" | "local" = spec.iqn !== null ? "iscsi" : "local";
+  if (!g || spec.iqn === null) return { first, clearStale: false, usedDecision: false };
+  if (g.broken !== undefined) throw new RefusedError(staleRefusal(g, spec.text));
+  const why = disks ? guardMismatch(g, disks) : null;
+  if (why) throw new RefusedError(mismatchRefusal(g, why));
+  const usedDecision = req.prefer == null && g.decision !== undefined;
+  const policy = req.prefer ?? g.decision ?? req.config.onStaleIscsi;
+  if (policy === "refuse") throw new RefusedError(staleRefusal(g, spec.text));
+  if (policy === "prefer-local") first = "local";
+  return { first, clearStale: policy === "prefer-iscsi", usedDecision };
+}
+
 /** The md half: build the RAID1 (or join the same VM's array), then publish the device. */
 export function planMirror(req: Request, view: MirrorView): Step[] {
   const { spec } = req;
@@ -158,21 +177,7 @@ export function planMirror(req: Request, view: MirrorView): Step[] {
   const local = req.local ?? null;
   const both = spec.iqn !== null && local !== null;
   // the direction guard: the local leg may be the only current copy
-  let first: "iscsi" | "local" = spec.iqn !== null ? "iscsi" : "local";
-  let clearStale = false;
-  let usedDecision = false;
-  const g = view.stale;
-  if (g && spec.iqn !== null) {
-    // the guard is about definite disks: any other pair is refused, whatever the preference
-    if (g.broken !== undefined) throw new RefusedError(staleRefusal(g, spec.text));
-    const why = view.disks ? guardMismatch(g, view.disks) : null;
-    if (why) throw new RefusedError(mismatchRefusal(g, why));
-    usedDecision = req.prefer == null && g.decision !== undefined;
-    const policy = req.prefer ?? g.decision ?? req.config.onStaleIscsi;
-    if (policy === "refuse") throw new RefusedError(staleRefusal(g, spec.text));
-    if (policy === "prefer-local") first = "local";
-    else clearStale = true;
-  }
+  const { first, clearStale, usedDecision } = judgeGuard(req, view.stale ?? null, view.disks ?? null);
   if (local !== null) steps.push({ kind: "check-local", device: local });
   steps.push({ kind: "md-build", label: spec.label, first });
   if (req.config.syncSpeedMin !== null || req.config.syncSpeedMax !== null) {

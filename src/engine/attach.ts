@@ -1,5 +1,5 @@
 import { errorMessage, EXIT, UserError } from "../core/errors";
-import { planMirror, planTarget, undoOf, validateRequest, type Request, type Step, type TargetView, type MirrorView, type Undo } from "../core/plan";
+import { judgeGuard, planMirror, planTarget, undoOf, validateRequest, type Request, type Step, type TargetView, type MirrorView, type Undo } from "../core/plan";
 import type { AttachmentRecord } from "../core/records";
 import { formatSpec } from "../core/spec";
 import type { Budget, Deadline } from "../host/clock";
@@ -96,8 +96,10 @@ async function checkMirrorEarly(host: Host, req: Request, deadline: Deadline): P
   const label = req.spec.label;
   if (label === null) return;
   const verdict = checkSharing(req.spec, req.writable, req.owner, req.id, await host.store.attachments());
-  if (verdict.joinArrayOf || typeof req.local !== "string") return;
-  await checkLocal(host, { label, path: req.local, id: req.id, owner: req.owner }, deadline, req.newLocalDisk === true);
+  if (verdict.joinArrayOf) return;
+  if (typeof req.local === "string") await checkLocal(host, { label, path: req.local, id: req.id, owner: req.owner }, deadline, req.newLocalDisk === true);
+  // the guard as far as it can be judged before login (the LUN's WWID is checked after)
+  judgeGuard(req, await host.guard.get(label), { iqn: req.spec.iqn, lun: req.spec.lun, wwid: null, local: await localIdentityOf(host, req) });
 }
 
 export async function attach(host: Host, req: Request, budget: Budget): Promise<AttachResult> {

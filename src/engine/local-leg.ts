@@ -93,7 +93,7 @@ async function probeSignatures(host: Host, path: string, deadline: Deadline): Pr
   }
   const out: string[] = [];
   const type = kv.get("TYPE");
-  if (type) out.push(`a ${type} signature${kv.get("USAGE") ? ` (${kv.get("USAGE")})` : ""}`);
+  if (type) out.push(`${type} data${kv.get("USAGE") ? ` (${kv.get("USAGE")})` : ""}`);
   if (kv.get("PTTYPE")) out.push(`a ${kv.get("PTTYPE")} partition table`);
   return out.length > 0 ? out : ["a signature blkid found"];
 }

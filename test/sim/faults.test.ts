@@ -1,6 +1,5 @@
-import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { IQN, SimHost, waitFor, type Fault } from "./simhost";
+import { IQN, processesUnder, SimHost, waitFor, type Fault } from "./simhost";
 import { useSimHosts } from "./use-sim";
 
 const sim = useSimHosts();
@@ -90,22 +89,6 @@ const KILL_AT: [string, Record<string, Fault>][] = [
   ["mdadm add", { "mdadm add": { hangAfter: true } }],
   ["xenstore-write", { "xenstore-write": { hang: true } }],
 ];
-
-/** Processes whose command line runs one of the simulated host's tools (read from /proc, no pgrep). */
-function processesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    let cmd: string;
-    try {
-      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
-    } catch {
-      continue;
-    }
-    // logger is left to finish on its own (it exits at the end of its input): not an orphan
-    if (cmd.includes(`${dir}/bin/`) && !cmd.includes(`${dir}/bin/logger`)) out.push(`${pid} ${cmd}`);
-  }
-  return out;
-}
 
 describe("an add SIGKILLed at every step, then remove, then a fresh add", () => {
   it.concurrent.each(KILL_AT)("killed in %s (%j)", async (key, faults) => {

