@@ -6,6 +6,9 @@ import { parseSpec } from "../core/spec";
 import { observeMirror, observeTarget } from "../engine/attach";
 import { collectStatus, formatStale, formatStatus } from "../engine/status";
 import { tabClash } from "../engine/local-leg";
+import type { Host } from "../engine/host";
+import { blockFamily, stableId } from "../host/blockdev";
+import { describeIdentity, sameDisk } from "../core/local-leg";
 import { stepTitle } from "../engine/steps";
 import { Deadline } from "../host/clock";
 import { shown } from "../host/paths";
@@ -61,7 +64,7 @@ export async function check(specs: readonly string[], opts: GlobalOptions): Prom
         continue;
       }
       const dev = await statBlock(paths.root + e.device);
-      if (dev) out.push(`  ${e.label}: ${e.device} (${dev.major}:${dev.minor})`);
+      if (dev) out.push(`  ${e.label}: ${e.device} (${dev.major}:${dev.minor})${await recordedNote(ctx.host, e.label, paths.root + e.device)}`);
       else problem(`${shown(paths, ctx.tabFile)}:${e.line}: ${e.device} is ${await describePath(paths.root + e.device)}, not a block device`);
     }
   } catch (err) {
@@ -97,4 +100,21 @@ export async function check(specs: readonly string[], opts: GlobalOptions): Prom
   process.stdout.write(`${out.join("\n")}\n`);
   await ctx.log.close();
   return bad > 0 ? EXIT.badInput : EXIT.ok;
+}
+
+/** Whether tab.conf's disk for LABEL is the one the label used (what the next add will say). */
+async function recordedNote(host: Host, label: string, path: string): Promise<string> {
+  let rec;
+  try {
+    rec = await host.localStore.get(label);
+  } catch (err) {
+    return `; its record cannot be read: ${errorMessage(err)}`;
+  }
+  const dev = await statBlock(path);
+  const family = dev ? await blockFamily(host.paths, dev) : null;
+  if (!dev) return "";
+  const now = { major: dev.major, minor: dev.minor, id: family ? await stableId(family) : null };
+  if (rec === null) return "; not used by this label yet: the first add checks it holds no data (else: accept-local)";
+  if (sameDisk(rec, now)) return "; the label's recorded disk";
+  return `; NOT the disk this label used (${rec.device}, ${describeIdentity(rec)}): the add refuses it until accept-local ${label}`;
 }

@@ -7,6 +7,7 @@ import { blockFamily, stableId } from "../host/blockdev";
 import type { LocalIdentity } from "../core/local-leg";
 import { checkSharing } from "../core/sharing";
 import { checkLocal } from "./local-leg";
+import { monitorRunning } from "./monitor";
 import { diskLockName, processStart, targetLockName, type Lock } from "../host/locks";
 import { shown } from "../host/paths";
 import { describePath, statBlock } from "../host/sysfs";
@@ -154,6 +155,9 @@ export async function attach(host: Host, req: Request, budget: Budget): Promise<
       } else await run(planMirror(req, { records: [], foreignArray: null }));
       for (const l of held) await l.check();
       host.log.step(`attached ${journal.record.spec} as ${found.devicePath} (${found.device})`);
+      if (req.spec.label !== null && req.spec.iqn !== null && !(await monitorRunning(host))) {
+        host.log.step("warning: block-iscsimple monitor is not running: if md fails the iSCSI leg, it is recorded only when the array stops (systemctl enable --now block-iscsimple-monitor)");
+      }
       host.log.step(host.run.timings.summary());
       await journal.settle();
       return { device: found.device as string, devicePath: found.devicePath as string, record: journal.record, again: false };

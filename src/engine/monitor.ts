@@ -1,6 +1,7 @@
 import { errorMessage } from "../core/errors";
 import type { Config } from "../core/config";
 import { Deadline, sleepMs } from "../host/clock";
+import { holderAlive, processStart } from "../host/locks";
 import type { Host } from "./host";
 import { markGuard } from "./guard";
 import { heal } from "./heal";
@@ -15,11 +16,22 @@ export async function monitor(host: Host, config: Config, opts: { once: boolean;
   const last = new Map<string, string>();
   host.log.step(`monitoring every ${config.monitorIntervalS} s, and md's events through mdadm --monitor`);
   const events = opts.once ? null : watchMdEvents(host, config, opts.stop);
+  if (!opts.once) {
+    await host.store.ensure();
+    await host.store.putMonitor({ pid: process.pid, start: (await processStart(host.paths.proc, "self")) ?? "?" });
+  }
   try {
     await loop(host, config, opts, last);
   } finally {
     events?.stop();
+    if (!opts.once) await host.store.putMonitor(null);
   }
+}
+
+/** Whether a monitor runs (it records itself under /run/block-iscsimple). */
+export async function monitorRunning(host: Host): Promise<boolean> {
+  const m = await host.store.getMonitor();
+  return m !== null && (await holderAlive(host.paths.proc, { ...m, nonce: "" }));
 }
 
 /**

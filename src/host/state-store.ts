@@ -78,6 +78,16 @@ export class StateStore {
     return out;
   }
 
+  /** The running monitor, as it recorded itself (pid and start time), or null. */
+  async getMonitor(): Promise<{ pid: number; start: string } | null> {
+    return this.readJson<{ pid: number; start: string }>(join(this.paths.run, "monitor.json"));
+  }
+
+  async putMonitor(m: { pid: number; start: string } | null): Promise<void> {
+    if (m === null) await rm(join(this.paths.run, "monitor.json"), { force: true });
+    else await this.writeJson(join(this.paths.run, "monitor.json"), m);
+  }
+
   async getTarget(iqn: string): Promise<TargetRecord | null> {
     return this.readJson<TargetRecord>(join(this.dir("target"), `${checkName(iqn)}.json`));
   }

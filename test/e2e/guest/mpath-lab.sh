@@ -29,7 +29,7 @@ ip netns exec san tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 1
 ip netns exec san tgtadm --lld iscsi --op bind --mode target --tid 1 -I ALL
 iscsid
 for _ in $(seq 25); do iscsiadm -m session >/dev/null 2>&1; [ $? = 21 ] && break; sleep 0.2; done
-LOCAL1=$(losetup -f --show $SRV/local1.img); LOCAL2=$LOCAL1
+LOCAL1=$(losetup -f --show $SRV/local1.img); LOCAL2=MISSING
 # the admin's multipath.conf: every iSCSI LUN is multipathed, and (on purpose) queues I/O forever
 # when no path is left, which block-iscsimple must turn off for its maps
 cat > /etc/multipath.conf <<'CONF'

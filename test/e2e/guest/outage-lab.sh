@@ -111,6 +111,10 @@ dmsetup create lablocal --table "0 $SECTORS linear $LOCAL1 0"
 sed -i "s|^lab-disk .*|lab-disk /dev/mapper/lablocal|" /etc/xen/scripts/block-iscsimple-tab.conf
 cfg o4 "$D1" "domu.rec=40 domu.tag=o4"
 create o4
+check "o4: tab.conf now names another disk for lab-disk: xl create is refused until the admin accepts it" \
+  eval "[ $CRC != 0 ] && grep -q \"tab.conf now names /dev/mapper/lablocal\" /tmp/o4.out"
+check "o4: block-iscsimple accept-local lab-disk" eval "block-iscsimple accept-local lab-disk | sed 's/^/  /'"
+create o4
 check "o4: xl create succeeded" [ "$CRC" = 0 ]
 wait_until 60 in_sync; sleep 3
 dmsetup suspend lablocal; dmsetup reload lablocal --table "0 $SECTORS error"; dmsetup resume lablocal
@@ -129,6 +133,7 @@ dmsetup remove lablocal
 # ---------------------------------------------------------------------------------------------
 step "outage 5: the filer comes back but refuses logins for a while; iscsid may give up the session; heal gets it back"
 sed -i "s|^lab-disk .*|lab-disk $LOCAL1|" /etc/xen/scripts/block-iscsimple-tab.conf
+block-iscsimple accept-local lab-disk >/dev/null
 cfg o5 "$D1" "domu.rec=50 domu.tag=o5"
 create o5
 check "o5: xl create succeeded" [ "$CRC" = 0 ]
@@ -149,6 +154,40 @@ read -r N OK GAP <<< "$(records o5)"
 check "o5: every record reads back ($OK of $N)" [ -n "$N" ] && [ "$N" = "$OK" ]
 check "o5: nothing left; both legs byte-identical" eval "wait_until 30 nothing_left && legs_identical"
 
-echo "LAB-NUMBERS outage-dom0-total-s=$(dt "$T_START" "$(now)")"
+# ---------------------------------------------------------------------------------------------
+step "crash 1: the portal goes away mid-write, md fails the leg, dom0 is hard-reset at once (no sync)"
+# the state that must survive the crash lives on a second disk (vdb), written by nobody else:
+# the guard (/var/lib/block-iscsimple), the LUN's file and the local leg's file
+mkfs.ext4 -q -F /dev/vdb && mkdir -p /persist && mount /dev/vdb /persist && mkdir -p /persist/lib /persist/srv
+mount --bind /persist/lib /var/lib/block-iscsimple
+kill -9 $(pidof tgtd); sleep 1
+truncate -s 64M /persist/srv/c-lun1.img /persist/srv/c-local.img
+tgtd --iscsi portal=127.0.0.1:3260
+for _ in $(seq 50); do tgtadm --lld iscsi --op show --mode sys >/dev/null 2>&1 && break; sleep 0.2; done
+tgtadm --lld iscsi --op new --mode target --tid 1 -T $IQN1
+tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b /persist/srv/c-lun1.img
+tgtadm --lld iscsi --op bind --mode target --tid 1 -I ALL
+LOCALC=$(losetup -f --show /persist/srv/c-local.img)
+sed -i "s|^lab-disk .*|lab-disk $LOCALC|" /etc/xen/scripts/block-iscsimple-tab.conf
+block-iscsimple monitor > /tmp/monitor-c.out 2>&1 & MON=$!
+cfg c1 "$D1" "domu.rec=600 domu.tag=crash"
+create c1
+check "c1: xl create succeeded" [ "$CRC" = 0 ]
+check "c1: the first resync (iSCSI -> local) finishes" wait_until 60 in_sync
+check "c1: the monitor runs mdadm --monitor" wait_until 20 eval "pgrep -f 'mdadm --monitor' >/dev/null"
+sleep 3
+GUARD=/var/lib/block-iscsimple/stale/lab-disk.json
+kill -9 $(pidof tgtd); T_CUT=$(now); echo "[$T_CUT s] portal down (tgtd killed)"
+# md's verdict and the guard, each looked at every 50 ms
+n=0; while ! grep -q '(F)' /proc/mdstat && [ $n -lt 1800 ]; do sleep 0.05; n=$((n + 1)); done; T_F=$(now)
+n=0; while [ ! -e $GUARD ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done; T_G=$(now)
+GUARD_S=$(dt "$T_F" "$T_G")
+echo "  md failed the iSCSI leg $(dt "$T_CUT" "$T_F") s after the cut; the guard was on disk $GUARD_S s after md's verdict"
+check "c1: the guard is written within 1 s of md failing the iSCSI leg (${GUARD_S} s)" eval "[ -e $GUARD ] && awk -v g=$GUARD_S 'BEGIN{exit !(g <= 1.0)}'"
+RECS=$(count_recs /persist/srv/c-local.img)
+echo "LAB-NUMBERS guard-after-md-fail-s=$GUARD_S md-fail-after-cut-s=$(dt "$T_CUT" "$T_F") records-before-crash=$RECS"
+echo "LAB-CRASH records=$RECS"
 echo "LAB-SUMMARY outage: $FAILED failed"
-[ "$FAILED" = 0 ]
+echo "LAB-RESULT rc=$FAILED (dom0 is reset now: sysrq b, no sync)"
+echo b > /proc/sysrq-trigger
+sleep 60
