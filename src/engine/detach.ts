@@ -20,7 +20,7 @@ export async function detach(host: Host, id: string, deadline: Deadline): Promis
   await host.store.ensure();
   const first = await host.store.getAttachment(id);
   if (!first) return null;
-  return host.locks.with(diskLockName(first), deadline, async () => {
+  return host.locks.with(diskLockName(first), deadline, async (lock) => {
     const record: AttachmentRecord | null = await host.store.getAttachment(id);
     if (!record) return null;
     await killOrphans(host, record);
@@ -35,6 +35,7 @@ export async function detach(host: Host, id: string, deadline: Deadline): Promis
     const problems: string[] = [];
     for (const u of undos) {
       try {
+        await lock.check();
         await runUndo(host, journal, u, deadline);
       } catch (err) {
         // never log out from under an array that could not be stopped

@@ -13,14 +13,25 @@ class FastHost {
   constructor(opts: { iqns?: string[]; labels?: string[]; delays?: Record<string, string> } = {}) {
     const bin = path.join(this.root, "bin");
     mkdirSync(bin);
-    for (const t of ["iscsiadm", "mdadm", "logger", "xenstore-read", "xenstore-write", "xenstore-exists"]) {
+    for (const t of ["iscsiadm", "mdadm", "logger", "blkid", "xenstore-read", "xenstore-write", "xenstore-exists", "xenstore-ls"]) {
       symlinkSync(path.join(REPO, "test/bench/fastfakes/fastfake"), path.join(bin, t));
     }
     mkdirSync(path.join(this.root, "fastfake/xs"), { recursive: true });
     for (const iqn of opts.iqns ?? [IQN]) mkdirSync(path.join(this.root, `fastfake/iqn-${iqn}`));
     const labels = opts.labels ?? ["my-vm-disk"];
     mkdirSync(path.join(this.root, "dev/vg0"), { recursive: true });
-    labels.forEach((l, i) => execFileSync("mknod", [path.join(this.root, `dev/vg0/${l}`), "b", "253", String(i)]));
+    // major 120 (local/experimental use): no real device of this machine answers to these nodes
+    mkdirSync(path.join(this.root, "sys/dev/block"), { recursive: true });
+    labels.forEach((l, i) => {
+      execFileSync("mknod", [path.join(this.root, `dev/vg0/${l}`), "b", "120", String(i)]);
+      const dir = path.join(this.root, `sys/devices/virtual/block/dm-${i}`);
+      mkdirSync(path.join(dir, "holders"), { recursive: true });
+      writeFileSync(path.join(dir, "dev"), `120:${i}\n`);
+      symlinkSync(dir, path.join(this.root, `sys/dev/block/120:${i}`));
+    });
+    mkdirSync(path.join(this.root, "proc/self"), { recursive: true });
+    writeFileSync(path.join(this.root, "proc/self/mountinfo"), "");
+    writeFileSync(path.join(this.root, "proc/swaps"), "Filename\tType\tSize\tUsed\tPriority\n");
     mkdirSync(path.join(this.root, "etc/xen/scripts"), { recursive: true });
     mkdirSync(path.join(this.root, "var/log/xen"), { recursive: true });
     writeFileSync(path.join(this.root, "etc/xen/scripts/block-iscsimple-tab.conf"), labels.map((l) => `${l} /dev/vg0/${l}\n`).join(""));
