@@ -4,7 +4,7 @@ import { clashMessage, describeIdentity, judgeLocal, sameDisk, type LocalIdentit
 import { describeOwner, type Owner } from "../core/records";
 import type { Tab, TabEntry } from "../core/tab";
 import { blockFamily, exclusiveOpenBusy, familyMembers, holders, mountsOn, openBy, stableId, swapOn } from "../host/blockdev";
-import type { Deadline } from "../host/clock";
+import { sleepMs, type Deadline } from "../host/clock";
 import { shown } from "../host/paths";
 import { describePath, join, readText, sameDev, statBlock, type BlockDev } from "../host/sysfs";
 import type { Host } from "./host";
@@ -52,7 +52,7 @@ export async function inspectLocal(host: Host, c: LocalCandidate, deadline: Dead
     }
   }
   for (const m of members) for (const h of await holders(m)) uses.push(`${m.name} is held by ${h} (md, device-mapper, LVM...)`);
-  uses.push(...(await mountsOn(host.paths, devs)), ...(await swapOn(host.paths, devs)), ...(await openBy(host.paths, devs)));
+  uses.push(...(await mountsOn(host.paths, devs)), ...(await swapOn(host.paths, devs)), ...(await openersSettled(host, devs, deadline)));
   if (await exclusiveOpenBusy(c.path)) uses.push("the kernel refuses an exclusive open (something holds it)");
   if (c.owner.kind === "xen" || (await readText(join(host.paths.sys, "hypervisor/type"))) === "xen") {
     for (const b of await host.xs.backendDevices(deadline)) {
@@ -74,6 +74,23 @@ export async function inspectLocal(host: Host, c: LocalCandidate, deadline: Dead
   }
   const signatures = uses.length === 0 && recorded === null && !confirmed ? await probeSignatures(host, c.path, deadline) : [];
   return { label: c.label, device, identity, uses: [...new Set(uses)], recorded, signatures };
+}
+
+/** udev probes a device for a moment after its last writer closed it (md stopping an array, say). */
+const UDEV_COMM = /udev/;
+const UDEV_WAIT_MS = 3000;
+
+/**
+ * The processes holding the devices open; opens by udev's workers alone are waited out (up to
+ * UDEV_WAIT_MS), since udev probes a device right after md or another writer let it go.
+ */
+async function openersSettled(host: Host, devs: readonly BlockDev[], deadline: Deadline): Promise<string[]> {
+  const limit = deadline.slice(UDEV_WAIT_MS);
+  for (;;) {
+    const found = await openBy(host.paths, devs);
+    if (found.length === 0 || !found.every((f) => UDEV_COMM.test(f)) || limit.remainingMs() <= 0) return found;
+    await sleepMs(Math.min(100, limit.remainingMs()));
+  }
 }
 
 /** What blkid finds on a device: filesystems, LVM, RAID members, partition tables. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { IQN, PORTAL, processesUnder, SimHost, waitFor } from "./simhost";
@@ -82,6 +82,16 @@ describe("a local leg in use is refused before anything is written", () => {
     symlinkSync(h.file("dev/vg0/my-vm-disk"), h.file("proc/4242/fd/7"));
     writeFileSync(h.file("proc/4242/comm"), "qemu-system-i38\n");
     await refused(h, SPEC, /is in use: held open by pid 4242 \(qemu-system-i38\)/);
+  });
+
+  it.concurrent("a udev worker probing the disk for a moment (after md let it go) is waited out, not refused", async () => {
+    const h = sim();
+    mkdirSync(h.file("proc/4243/fd"), { recursive: true });
+    symlinkSync(h.file("dev/vg0/my-vm-disk"), h.file("proc/4243/fd/9"));
+    writeFileSync(h.file("proc/4243/comm"), "(udev-worker)\n");
+    setTimeout(() => rmSync(h.file("proc/4243"), { recursive: true, force: true }), 700);
+    const r = await h.run(["add", SPEC]);
+    expect(r.code, r.stderr).toBe(0);
   });
 
   it.concurrent("held by the kernel (a holder in sysfs: md, dm, an active LV's PV)", async () => {
