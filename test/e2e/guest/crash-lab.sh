@@ -54,12 +54,12 @@ step "refusals: tab.conf points a label at a disk in use (the domU above keeps r
 TAB=/etc/xen/scripts/block-iscsimple-tab.conf
 cp $TAB /tmp/tab.orig
 refused() { # NAME LABEL DEVICE WORDS: the add is refused (exit 3) with WORDS, and makes no array or session
-  local arrays sessions out rc
+  local arrays sessions rc
   arrays=$(grep -c '^md' /proc/mdstat); sessions=$(iscsiadm -m session 2>/dev/null | wc -l)
   printf 'lab-disk MISSING\n%s %s\n' "$2" "$3" > $TAB
-  out=$(block-iscsimple add "lun2@$IQN1+$2" 2>&1); rc=$?
-  echo "  $1: exit $rc: $out" | cut -c1-400
-  check "$1: refused (exit 3) because $4" eval "[ $rc = 3 ] && echo \"\$out\" | grep -q -- \"$4\""
+  block-iscsimple add "lun2@$IQN1+$2" > /tmp/refused.out 2>&1; rc=$?
+  echo "  $1: exit $rc: $(cat /tmp/refused.out)"
+  check "$1: refused (exit 3) because $4" eval "[ $rc = 3 ] && grep -q -- \"$4\" /tmp/refused.out"
   check "$1: no array, session or state added" eval "[ \$(grep -c '^md' /proc/mdstat) = $arrays ] && [ \$(iscsiadm -m session 2>/dev/null | wc -l) = $sessions ] && [ ! -e /run/block-iscsimple/attach/manual-label-$2.json ]"
   cp /tmp/tab.orig $TAB
 }
