@@ -3,8 +3,7 @@ import { judgeGuard, planMirror, planTarget, undoOf, validateRequest, type Reque
 import type { AttachmentRecord } from "../core/records";
 import { formatSpec } from "../core/spec";
 import type { Budget, Deadline } from "../host/clock";
-import { blockFamily, stableId } from "../host/blockdev";
-import type { LocalIdentity } from "../core/local-leg";
+import type { NamedDisks } from "../core/health";
 import { checkSharing } from "../core/sharing";
 import { checkLocal } from "./local-leg";
 import { monitorRunning } from "./monitor";
@@ -93,14 +92,19 @@ async function preflight(host: Host, req: Request): Promise<void> {
  * Before anything changes (no login yet): the label is not another VM's, and its local leg may be
  * written. Skipped when the same VM joins its own running array (a migration to localhost).
  */
-async function checkMirrorEarly(host: Host, req: Request, deadline: Deadline): Promise<void> {
+async function checkMirrorEarly(host: Host, req: Request, deadline: Deadline): Promise<NamedDisks["local"]> {
   const label = req.spec.label;
-  if (label === null) return;
+  if (label === null) return null;
   const verdict = checkSharing(req.spec, req.writable, req.owner, req.id, await host.store.attachments());
-  if (verdict.joinArrayOf) return;
-  if (typeof req.local === "string") await checkLocal(host, { label, path: req.local, id: req.id, owner: req.owner }, deadline, req.newLocalDisk === true);
+  if (verdict.joinArrayOf) return null;
+  let local: NamedDisks["local"] = null;
+  if (typeof req.local === "string") {
+    const checked = await checkLocal(host, { label, path: req.local, id: req.id, owner: req.owner }, deadline, req.newLocalDisk === true);
+    local = { ...checked.identity, device: checked.device };
+  }
   // the guard as far as it can be judged before login (the LUN's WWID is checked after)
-  judgeGuard(req, await host.guard.get(label), { iqn: req.spec.iqn, lun: req.spec.lun, wwid: null, local: await localIdentityOf(host, req) });
+  judgeGuard(req, await host.guard.get(label), { iqn: req.spec.iqn, lun: req.spec.lun, wwid: null, local });
+  return local;
 }
 
 export async function attach(host: Host, req: Request, budget: Budget): Promise<AttachResult> {
@@ -115,7 +119,7 @@ export async function attach(host: Host, req: Request, budget: Budget): Promise<
       }
       throw new UserError(`an earlier add of ${req.id} (${existing.spec}) did not finish; run remove first`, EXIT.refused);
     }
-    await checkMirrorEarly(host, req, deadline);
+    const localDisk = await checkMirrorEarly(host, req, deadline);
     const journal = new Journal(host.store, initialRecord(req, await processStart(host.paths.proc, "self")));
     await journal.update({});
     host.run.watcher = journal;
@@ -150,7 +154,7 @@ export async function attach(host: Host, req: Request, budget: Budget): Promise<
       }
       if (req.spec.label !== null) {
         const r = journal.record;
-        const disks = { iqn: req.spec.iqn, lun: req.spec.lun, wwid: r.iscsiWwid ?? null, local: await localIdentityOf(host, req) };
+        const disks = { iqn: req.spec.iqn, lun: req.spec.lun, wwid: r.iscsiWwid ?? null, local: localDisk };
         await run(planMirror(req, { ...(await observeMirror(host, req.spec.label)), disks }));
       } else await run(planMirror(req, { records: [], foreignArray: null }));
       for (const l of held) await l.check();
@@ -184,13 +188,4 @@ export async function attach(host: Host, req: Request, budget: Budget): Promise<
       throw new StepFailed(leftovers.length ? `${what} (and the rollback failed: ${leftovers.join("; ")})` : what, code);
     }
   });
-}
-
-/** The identity of the local leg as tab.conf names it now (for the guard comparison), or null. */
-async function localIdentityOf(host: Host, req: Request): Promise<(LocalIdentity & { device: string }) | null> {
-  if (typeof req.local !== "string") return null;
-  const dev = await statBlock(req.local);
-  if (!dev) return null;
-  const family = await blockFamily(host.paths, dev);
-  return { major: dev.major, minor: dev.minor, id: family ? await stableId(family) : null, device: shown(host.paths, req.local) };
 }

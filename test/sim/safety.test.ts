@@ -213,6 +213,15 @@ describe("the label's own disk: recorded at first use, another one only when con
     expect(r.code, r.stderr).toBe(0);
   });
 
+  it.concurrent("check says, per label, whether tab.conf's disk is the one the label used", async () => {
+    const h = sim();
+    expect((await h.run(["check"])).stdout).toMatch(/my-vm-disk: \/dev\/vg0\/my-vm-disk \(120:0\); not used by this label yet/);
+    expect((await h.run(["add", SPEC])).code).toBe(0);
+    expect((await h.run(["check"])).stdout).toMatch(/my-vm-disk: \/dev\/vg0\/my-vm-disk \(120:0\); the label's recorded disk/);
+    h.put("etc/xen/scripts/block-iscsimple-tab.conf", TAB("my-vm-disk /dev/vg0/my-vm-data"));
+    expect((await h.run(["check"])).stdout).toMatch(/my-vm-disk: \/dev\/vg0\/my-vm-data \(120:1\); NOT the disk this label used \(\/dev\/vg0\/my-vm-disk, 120:0, dm-uuid:LVM-simvg0000\): the add refuses it until accept-local my-vm-disk/);
+  });
+
   it.concurrent("accept-local refuses a disk in use, and a label that is attached", async () => {
     const h = sim();
     writeFileSync(h.file("proc/self/mountinfo"), "97 22 120:1 / /mnt rw - ext4 /dev/vg0/my-vm-data rw\n");
