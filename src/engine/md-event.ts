@@ -1,15 +1,9 @@
-import { errorMessage } from "../core/errors";
 import type { AttachmentRecord } from "../core/records";
-import { Deadline } from "../host/clock";
-import { diskLockName } from "../host/locks";
 import { shown } from "../host/paths";
 import { sameDev, statBlock } from "../host/sysfs";
-import { markGuard } from "./guard";
+import { markGuardObserved } from "./guard";
 import type { Host } from "./host";
 import { findOurArray, healthOf } from "./release";
-
-/** How long an event waits for the label's lock before it writes the guard without it. */
-const LOCK_WAIT_MS = 500;
 
 /**
  * One event from mdadm --monitor (run by `monitor` with this program as its --program): if the
@@ -36,14 +30,5 @@ export async function mdEvent(host: Host, event: string, mdPath: string, member:
     return;
   }
   const reason = `md reported ${event}: the iSCSI leg is ${now.health.iscsi.state}`;
-  let marked: boolean;
-  try {
-    marked = await host.locks.with(diskLockName(r), new Deadline(LOCK_WAIT_MS), () => markGuard(host, r, reason));
-  } catch (err) {
-    // the holder (an add, heal or remove of this label) may not look at the guard: a guard can
-    // only make the next add stricter, so it is written all the same
-    host.log.step(`${what}: the lock of ${r.label} is busy (${errorMessage(err)}): writing the guard without it`);
-    marked = await markGuard(host, r, reason);
-  }
-  if (marked) host.log.warn(`${label}: ${reason}: the local leg holds the only current data (guard ${shown(host.paths, host.guard.file(label))} written)`);
+  if (await markGuardObserved(host, r, reason)) host.log.warn(`${label}: ${reason}: the local leg holds the only current data (guard ${shown(host.paths, host.guard.file(label))} written)`);
 }

@@ -3,7 +3,7 @@ import type { Config } from "../core/config";
 import { Deadline, sleepMs } from "../host/clock";
 import { holderAlive, processStart } from "../host/locks";
 import type { Host } from "./host";
-import { markGuard } from "./guard";
+import { markGuardObserved } from "./guard";
 import { heal } from "./heal";
 import { healthOf } from "./release";
 
@@ -76,7 +76,7 @@ async function loop(host: Host, config: Config, opts: { once: boolean; stop: () 
           last.set(r.id, key);
         }
         if (health.current === "local" && r.iqn !== null) {
-          if (await markGuard(host, r, `the iSCSI leg was ${health.iscsi.state}`)) host.log.warn(`${r.label}: the local leg holds the only current data`);
+          if (await markGuardObserved(host, r, `the iSCSI leg was ${health.iscsi.state}`)) host.log.warn(`${r.label}: the local leg holds the only current data`);
           // heal only once open-iscsi has the session back (or has none left to wait for): a heal
           // that waits for an absent target would hold the monitor for a whole deadline
           const sessions = await host.iscsi.sessions(r.iqn);
