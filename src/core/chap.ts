@@ -28,61 +28,45 @@ export function chapFor(table: ChapTable, iqn: string): Chap | null {
 
 /**
  * Parses the credentials file (ini): a section per target IQN, [discovery] for sendtargets, and
- * [default] for any other target. Keys: username, password, username_in, password_in.
+ * [default] for any other target. Keys: username, password, username_in, password_in. A value is
+ * taken byte for byte (`#`, `;`, `=` and quotes included); one that cannot be (blanks, non-ASCII,
+ * control characters, or wrapped in quotes as other ini readers would strip) is refused, naming the
+ * file, line and key, never the value.
  */
 export function parseChap(text: string, file: string): ChapTable {
-  const raw = parseIniFile(text, file);
   const targets = new Map<string, Chap>();
   let discovery: Chap | null = null;
   let fallback: Chap | null = null;
-  for (const [section, body] of Object.entries(flattenSections(raw))) {
-    if (typeof body !== "object" || body === null) throw new UserError(`${file}: key '${section}' is outside any section ([IQN], [discovery] or [default])`);
-    const values = body as Record<string, unknown>;
+  for (const { name: section, line, entries } of parseIniFile(text, file)) {
+    if (section === null) throw new UserError(`${file}:${entries[0]?.line ?? line}: key '${entries[0]?.key ?? "?"}' is outside any section ([IQN], [discovery] or [default])`);
     const get = (key: string): string | null => {
-      const v = values[key];
-      if (v === undefined) return null;
+      const e = entries.find((x) => x.key === key);
+      if (!e) return null;
+      const where = `${file}:${e.line}: [${section}] ${key}`;
       // never echo a value: it may be a secret
-      if (typeof v !== "string" || !VALUE_RE.test(v)) throw new UserError(`${file}: [${section}] ${key}: must be 1 to 255 printable characters without spaces`);
-      return v;
+      if (/^(["']).*\1$/.test(e.value)) throw new UserError(`${where}: quotes are not stripped (they would be part of the value): write it without them`);
+      if (!VALUE_RE.test(e.value)) throw new UserError(`${where}: must be 1 to 255 printable ASCII characters without blanks (it is used byte for byte)`);
+      return e.value;
     };
-    for (const k of Object.keys(values)) {
-      if (!["username", "password", "username_in", "password_in"].includes(k)) throw new UserError(`${file}: [${section}] unknown key '${k}'`);
+    for (const e of entries) {
+      if (!["username", "password", "username_in", "password_in"].includes(e.key)) throw new UserError(`${file}:${e.line}: [${section}] unknown key '${e.key}'`);
     }
     const username = get("username");
     const password = get("password");
-    if (username === null || password === null) throw new UserError(`${file}: [${section}] needs both username and password`);
+    if (username === null || password === null) throw new UserError(`${file}:${line}: [${section}] needs both username and password`);
     const usernameIn = get("username_in");
     const passwordIn = get("password_in");
-    if ((usernameIn === null) !== (passwordIn === null)) throw new UserError(`${file}: [${section}] mutual CHAP needs both username_in and password_in`);
+    if ((usernameIn === null) !== (passwordIn === null)) throw new UserError(`${file}:${line}: [${section}] mutual CHAP needs both username_in and password_in`);
     const chap: Chap = { username, password, usernameIn, passwordIn };
     if (section === "discovery") discovery = chap;
     else if (section === "default") fallback = chap;
     else {
       const why = iscsiNameProblem(section);
-      if (why) throw new UserError(`${file}: section [${section}] is not [discovery], [default] or a target's IQN: ${why}`);
+      if (why) throw new UserError(`${file}:${line}: section [${section.replace(/[^\x20-\x7e]/g, "?")}] is not [discovery], [default] or a target's IQN: ${why}`);
       targets.set(section, chap);
     }
   }
   return { targets, discovery, fallback };
-}
-
-/**
- * The ini package nests a section whose name has dots ([iqn.2014-06.fr.example:x] becomes
- * iqn -> 2014-06 -> ...): rebuild the section names (an IQN) from that nesting.
- */
-function flattenSections(raw: Record<string, unknown>, prefix = ""): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    const name = prefix === "" ? k : `${prefix}.${k}`;
-    if (typeof v !== "object" || v === null) {
-      if (prefix === "") out[k] = v;
-      continue;
-    }
-    const own = Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => typeof x !== "object" || x === null));
-    if (Object.keys(own).length > 0) out[name] = own;
-    Object.assign(out, flattenSections(Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => typeof x === "object" && x !== null)), name));
-  }
-  return out;
 }
 
 /** The node-record settings that turn CHAP on (values are secrets: never log them). */

@@ -117,7 +117,8 @@ const KEYS: Record<string, Record<string, Setter>> = {
     syslog: (v, fail, out) => { out.logSyslog = boolean(v, fail); },
     file: (v, fail, out) => {
       if (v === "none" || v === "") { out.logFile = null; return; }
-      if (!/^\/[A-Za-z0-9_.\/-]+$/.test(v) || v.includes("/../")) fail(`'${v}' is not an absolute file path (or 'none')`);
+      if (!/^\/[A-Za-z0-9_.\/-]+$/.test(v) || v.split("/").some((p) => p === ".." || p === ".")) fail(`'${v}' is not an absolute file path (or 'none')`);
+      if (!v.startsWith("/var/log/")) fail(`'${v}' is not under /var/log/ (or 'none'): the program runs as root and appends to it`);
       out.logFile = v;
     },
   },
@@ -129,30 +130,29 @@ export interface ParsedConfig {
 }
 
 export function parseConfig(text: string, file: string): ParsedConfig {
-  const raw = parseIniFile(text, file);
   const out: Mutable<Config> = { ...DEFAULT_CONFIG };
   const warnings: string[] = [];
-  for (const [section, body] of Object.entries(raw)) {
-    const known = KEYS[section];
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      warnings.push(`${file}: key '${section}' outside any section is ignored`);
+  for (const { name: section, entries } of parseIniFile(text, file)) {
+    if (section === null) {
+      for (const e of entries) warnings.push(`${file}:${e.line}: key '${e.key}' outside any section is ignored`);
       continue;
     }
+    const known = KEYS[section];
     if (!known) {
       warnings.push(`${file}: unknown section [${section}] is ignored`);
       continue;
     }
-    for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+    for (const { key, value, line } of entries) {
       const setter = known[key];
       if (!setter) {
-        warnings.push(`${file}: unknown key '${key}' in [${section}] is ignored`);
+        warnings.push(`${file}:${line}: unknown key '${key}' in [${section}] is ignored`);
         continue;
       }
       const fail = (why: string): never => {
-        throw new UserError(`${file}: [${section}] ${key}: ${why}`);
+        throw new UserError(`${file}:${line}: [${section}] ${key}: ${why}`);
       };
-      if (typeof value !== "string") fail(typeof value === "boolean" ? "needs a value" : "is given more than once or as a list");
-      setter((value as string).trim(), fail, out);
+      if (value === "") fail("needs a value");
+      setter(value, fail, out);
     }
   }
   if (out.syncSpeedMin !== null && out.syncSpeedMax !== null && out.syncSpeedMin > out.syncSpeedMax) {

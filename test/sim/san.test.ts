@@ -61,7 +61,7 @@ describe("CHAP", () => {
     const h = sim();
     h.put(CHAP_FILE, `[${IQN}]\nusername = host1\npassword = has space ${SECRET}\n`, 0o600);
     const r = await h.run(["add", `lun1@${IQN}`]);
-    expect(r.stderr).toMatch(/block-iscsimple-chap.conf: \[iqn.* password: must be 1 to 255 printable characters without spaces/);
+    expect(r.stderr).toMatch(/block-iscsimple-chap.conf:3: \[iqn.* password: must be 1 to 255 printable ASCII characters without blanks/);
     expect(r.stderr).not.toContain(SECRET);
     h.put(CHAP_FILE, `[${IQN}]\nusername = host1\npassword = x\nusername_in = filer\n`, 0o600);
     expect((await h.run(["add", `lun1@${IQN}`])).stderr).toMatch(/mutual CHAP needs both username_in and password_in/);

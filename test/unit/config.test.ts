@@ -33,25 +33,34 @@ describe("parseConfig", () => {
   });
   it("warns about unknown keys and sections", () => {
     const { warnings } = parseConfig("[iscsi]\nportal = 1.2.3.4\n[foo]\nx = 1\n", F);
-    expect(warnings).toEqual([`${F}: unknown key 'portal' in [iscsi] is ignored`, `${F}: unknown section [foo] is ignored`]);
+    expect(warnings).toEqual([`${F}:2: unknown key 'portal' in [iscsi] is ignored`, `${F}: unknown section [foo] is ignored`]);
+  });
+  it("reads a file that begins with a UTF-8 byte order mark like one without", () => {
+    expect(parseConfig("\uFEFF[attach]\ndeadline = 20\n", F)).toEqual(parseConfig("[attach]\ndeadline = 20\n", F));
+    expect(parseConfig("\uFEFF[attach]\ndeadline = 20\n", F).warnings).toEqual([]);
   });
   it("warns when logins could eat the deadline", () => {
     expect(parseConfig("[iscsi]\nlogin-timeout = 10\nlogin-retries = 2\n", F).warnings[0]).toMatch(/30 s is not below the attach deadline/);
   });
   it.each([
-    ["[attach]\ndeadline = 40\n", `${F}: [attach] deadline: '40' is not a whole number from 1 to 35 (seconds)`],
-    ["[multipath]\nuse = yes\n", `${F}: [multipath] use: 'yes' is not auto or no`],
-    ["[multipath]\nqueueing = queue\n", `${F}: [multipath] queueing: 'queue' is not disable or warn`],
-    ["[multipath]\nwait = 0\n", `${F}: [multipath] wait: '0' is not a whole number from 1 to 30 (seconds)`],
-    ["[attach]\ndeadline = soon\n", `${F}: [attach] deadline: 'soon' is not a whole number`],
-    ["[iscsi]\nportals = 192.0.2.300\n", `${F}: [iscsi] portals: portal '192.0.2.300': '192.0.2.300' is not an IPv4 address or host name`],
+    ["[attach]\ndeadline = 40\n", `${F}:2: [attach] deadline: '40' is not a whole number from 1 to 35 (seconds)`],
+    ["[multipath]\nuse = yes\n", `${F}:2: [multipath] use: 'yes' is not auto or no`],
+    ["[multipath]\nqueueing = queue\n", `${F}:2: [multipath] queueing: 'queue' is not disable or warn`],
+    ["[multipath]\nwait = 0\n", `${F}:2: [multipath] wait: '0' is not a whole number from 1 to 30 (seconds)`],
+    ["[attach]\ndeadline = soon\n", `${F}:2: [attach] deadline: 'soon' is not a whole number`],
+    ["[iscsi]\nportals = 192.0.2.300\n", `${F}:2: [iscsi] portals: portal '192.0.2.300': '192.0.2.300' is not an IPv4 address or host name`],
     ["[iscsi]\nportals = 192.0.2.1:70000\n", "port '70000' is not 1 to 65535"],
     ["[md]\nsync-speed-min = 9\nsync-speed-max = 5\n", "sync-speed-min (9) is above sync-speed-max (5)"],
-    ["[md]\non-stale-iscsi = always\n", `${F}: [md] on-stale-iscsi: 'always' is not refuse, prefer-local or prefer-iscsi`],
+    ["[md]\non-stale-iscsi = always\n", `${F}:2: [md] on-stale-iscsi: 'always' is not refuse, prefer-local or prefer-iscsi`],
     ["[iscsi]\nreplacement-timeout = 1000\n", "'1000' is not a whole number from 1 to 600 (seconds)"],
-    ["[log]\nsyslog = maybe\n", `${F}: [log] syslog: 'maybe' is not yes or no`],
+    ["[log]\nsyslog = maybe\n", `${F}:2: [log] syslog: 'maybe' is not yes or no`],
     ["[log]\nfile = relative.log\n", "is not an absolute file path"],
-    ["[attach]\ndeadline\n", `${F}: [attach] deadline: needs a value`],
+    ["[attach]\ndeadline\n", `${F}:2: expected 'key = value' or [section]`],
+    ["[attach]\ndeadline =\n", `${F}:2: [attach] deadline: needs a value`],
+    ["[attach]\ndeadline = 20  # seconds\n", `${F}:2: [attach] deadline: '20  # seconds' is not a whole number`],
+    ["[log]\nfile = /etc/passwd\n", `${F}:2: [log] file: '/etc/passwd' is not under /var/log/`],
+    ["[iscsi]\nlogin-timeout = 3\nlogin-timeout = 4\n", `${F}:3: key 'login-timeout' is already set on line 2 in [iscsi]`],
+    ["[iscsi]\nlogin-timeout = 3\n[iscsi]\n", `${F}:3: section [iscsi] is already defined on line 1`],
   ])("rejects %j", (text, message) => {
     expect(() => parseConfig(text, F)).toThrow(message);
   });

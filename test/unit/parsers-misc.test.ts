@@ -45,6 +45,27 @@ describe("the CHAP file", () => {
     expect(redactArgv(["iscsiadm", "-m", "node", "-n", "node.session.auth.password", "-v", "s3cret"]).join(" ")).toBe("iscsiadm -m node -n node.session.auth.password -v ********");
     expect(redactArgv(["iscsiadm", "-n", "node.session.auth.username", "-v", "host1"])).toContain("host1");
   });
+  it("takes a secret byte for byte: # ; = and inner quotes are part of it", () => {
+    const t = parseChap("[default]\nusername = host1\npassword = Abc#def;ghi=j\"k\n", "chap.conf");
+    expect(t.fallback?.password).toBe('Abc#def;ghi=j"k');
+  });
+  it.each([
+    ["[default]\nusername = a\npassword = \"quoted\"\n", /chap.conf:3: \[default\] password: quotes are not stripped/],
+    ["[default]\nusername = a\npassword = two words\n", /chap.conf:3: \[default\] password: must be 1 to 255 printable ASCII characters without blanks/],
+    ["[default]\nusername = a\npassword = pässwort\n", /chap.conf:3: \[default\] password: must be 1 to 255 printable ASCII/],
+    ["[default]\nusername = a\npassword = b\npassword = c\n", /chap.conf:4: key 'password' is already set on line 3 in \[default\]/],
+    ["[default]\nusername = a\npassword = b\n[default]\nusername = c\n", /chap.conf:4: section \[default\] is already defined on line 1/],
+  ])("refuses %j, naming the file, line and key, never the value", (text, message) => {
+    expect(() => parseChap(text, "chap.conf")).toThrow(message);
+    try {
+      parseChap(text, "chap.conf");
+    } catch (err) {
+      expect((err as Error).message).not.toMatch(/quoted|two words|pässwort/);
+    }
+  });
+  it("reads a file with a UTF-8 byte order mark", () => {
+    expect(parseChap("\uFEFF[default]\nusername = a\npassword = b\n", "chap.conf").fallback?.username).toBe("a");
+  });
   it("rejects a section that is no IQN", () => {
     expect(() => parseChap("[filer1]\nusername = a\npassword = b\n", "chap.conf")).toThrow(/section \[filer1\] is not \[discovery\], \[default\] or a target's IQN/);
   });
