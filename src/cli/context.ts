@@ -1,4 +1,3 @@
-import { readFileSync, statSync } from "node:fs";
 import { chapFor, NO_CHAP, parseChap, type Chap, type ChapTable } from "../core/chap";
 import { DEFAULT_CONFIG, parseConfig, type Config } from "../core/config";
 import { UserError } from "../core/errors";
@@ -8,6 +7,7 @@ import { makeHost, type Host } from "../engine/host";
 import { tabClash } from "../engine/local-leg";
 import { Log } from "../host/log";
 import { hostPaths, shown, type HostPaths } from "../host/paths";
+import { readTrusted } from "../host/trusted-file";
 
 export interface GlobalOptions {
   readonly config?: string;
@@ -25,20 +25,12 @@ export interface Context {
   readonly host: Host;
 }
 
-function readOptional(file: string): string | null {
-  try {
-    return readFileSync(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw new UserError(`${file}: cannot be read: ${(err as Error).message}`);
-  }
-}
 
 export function loadContext(opts: GlobalOptions, context: string): Context {
   const paths = hostPaths();
   const configFile = opts.config ?? paths.configFile;
   const tabFile = opts.tab ?? paths.tabFile;
-  const text = readOptional(configFile);
+  const text = readTrusted(configFile, shown(paths, configFile));
   if (text === null && opts.config !== undefined) throw new UserError(`${configFile}: no such file`);
   const parsed = text === null ? { config: DEFAULT_CONFIG, warnings: [] } : parseConfig(text, shown(paths, configFile));
   const config = parsed.config;
@@ -57,19 +49,9 @@ export function loadContext(opts: GlobalOptions, context: string): Context {
  * that neither its group nor others can read.
  */
 export function loadChap(ctx: Context): ChapTable {
-  const file = ctx.paths.chapFile;
-  let st;
-  try {
-    st = statSync(file);
-  } catch {
-    return NO_CHAP;
-  }
-  const name = shown(ctx.paths, file);
-  if (st.uid !== 0) throw new UserError(`${name}: refusing to read secrets from a file not owned by root (uid ${st.uid})`);
-  if ((st.mode & 0o077) !== 0) {
-    throw new UserError(`${name}: refusing to read secrets from a file that group or others can read (mode ${(st.mode & 0o777).toString(8)}): chmod 600 ${name}`);
-  }
-  return parseChap(readFileSync(file, "utf8"), name);
+  const name = shown(ctx.paths, ctx.paths.chapFile);
+  const text = readTrusted(ctx.paths.chapFile, name, { secret: true });
+  return text === null ? NO_CHAP : parseChap(text, name);
 }
 
 /** The CHAP settings of a spec's target and of discovery. */
@@ -80,7 +62,7 @@ export function chapOf(ctx: Context, spec: TargetSpec): { chap: Chap | null; dis
 }
 
 export function loadTab(ctx: Context): Tab {
-  const text = readOptional(ctx.tabFile);
+  const text = readTrusted(ctx.tabFile, shown(ctx.paths, ctx.tabFile));
   if (text === null) throw new UserError(`${shown(ctx.paths, ctx.tabFile)}: no such file (it lists the local leg of each label)`);
   return parseTab(text, shown(ctx.paths, ctx.tabFile));
 }

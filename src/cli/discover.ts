@@ -1,6 +1,6 @@
 import { errorMessage, EXIT, UserError } from "../core/errors";
 import { formatPortal, parsePortal } from "../core/portal";
-import { discoverTargets, listLuns } from "../engine/discover";
+import { discoverTargets, listLuns, type RejectedTarget } from "../engine/discover";
 import { Deadline } from "../host/clock";
 import { loadChap, loadContext, type GlobalOptions } from "./context";
 
@@ -18,7 +18,8 @@ export async function discoverCommand(portalArgs: readonly string[], opts: Globa
   try {
     const chap = loadChap(ctx);
     const deadline = new Deadline(Math.max(ctx.config.deadlineS, 60) * 1000);
-    const targets = await discoverTargets(ctx.host, portals, chap, deadline);
+    const rejected: RejectedTarget[] = [];
+    const targets = await discoverTargets(ctx.host, portals, chap, deadline, rejected);
     if (opts.luns) {
       for (const t of targets) {
         try {
@@ -29,10 +30,11 @@ export async function discoverCommand(portalArgs: readonly string[], opts: Globa
       }
     }
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify({ targets }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ targets, rejected }, null, 2)}\n`);
     } else {
       const lines: string[] = [];
       if (targets.length === 0) lines.push(`no target on ${portals.join(", ")}`);
+      for (const r of rejected) lines.push(`REJECTED "${r.name}" (portal ${r.portal}): ${r.why}; not used`);
       for (const t of targets) {
         lines.push(`${t.iqn}  (portals ${t.portals.join(", ")})`);
         if (t.lunError) lines.push(`  LUNs: ${t.lunError}`);

@@ -13,8 +13,13 @@ export type Tab = ReadonlyMap<string, TabEntry>;
 /** Local device paths: absolute, under /dev, no '..', only ordinary characters. */
 export const DEVICE_RE = /^\/dev\/[A-Za-z0-9_.:+@=-]+(?:\/[A-Za-z0-9_.:+@=-]+)*$/;
 
+/** Folders under /dev that hold no block devices (shared memory, message queues, terminals...). */
+const NOT_DEVICES = ["/dev/shm/", "/dev/mqueue/", "/dev/pts/", "/dev/hugepages/", "/dev/fd/", "/dev/.", "/dev/char/"];
+
 export function devicePathProblem(device: string): string | null {
   if (!device.startsWith("/dev/")) return "a local device is an absolute path under /dev/";
+  const bad = NOT_DEVICES.find((p) => device.startsWith(p));
+  if (bad) return `${bad} holds no block devices`;
   if (device.split("/").some((part) => part === ".." || part === ".")) return "'.' and '..' are not allowed in a device path";
   if (!DEVICE_RE.test(device)) return "only letters, digits and _ . : + @ = - are allowed in a device path";
   if (device.length > 255) return "the device path is longer than 255 characters";

@@ -8,6 +8,8 @@ import { join, listDir, readText } from "../host/sysfs";
 import type { Host } from "./host";
 import { flushMaps } from "./release";
 import { targetLockName } from "../host/locks";
+import { iscsiNameProblem } from "../core/iqn";
+import { parsePortal } from "../core/portal";
 
 export interface DiscoveredLun {
   readonly lun: number;
@@ -26,8 +28,25 @@ export interface DiscoveredTarget {
   lunError?: string;
 }
 
-/** sendtargets on each portal (nonpersistent: no node record is left), grouped by target. */
-export async function discoverTargets(host: Host, portals: readonly string[], chap: ChapTable, deadline: Deadline): Promise<DiscoveredTarget[]> {
+/** A target name or portal a filer announced that would not pass as a spec: shown escaped, never used. */
+export interface RejectedTarget {
+  /** The name as announced, control characters escaped. */
+  readonly name: string;
+  readonly portal: string;
+  readonly why: string;
+}
+
+/** Text from the network, made safe for a terminal: control characters as \xHH, bounded. */
+export function escapeShown(s: string, max = 200): string {
+  const e = s.replace(/[\u0000-\u001f\u007f-\u009f\\]/g, (c) => (c === "\\" ? "\\\\" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
+  return e.length > max ? `${e.slice(0, max)}…` : e;
+}
+
+/**
+ * sendtargets on each portal (nonpersistent: no node record is left), grouped by target. Every name
+ * and portal is checked with the rules of a spec: what fails is listed as rejected, and never used.
+ */
+export async function discoverTargets(host: Host, portals: readonly string[], chap: ChapTable, deadline: Deadline, rejected: RejectedTarget[] = []): Promise<DiscoveredTarget[]> {
   const byIqn = new Map<string, DiscoveredTarget>();
   for (const portal of portals) {
     let out: string;
@@ -39,6 +58,11 @@ export async function discoverTargets(host: Host, portals: readonly string[], ch
       out = (await host.run.run([...iscsiadm.discover(portal), "-o", "nonpersistent"], deadline)).stdout;
     }
     for (const { portal: p, iqn } of parseNodeList(out)) {
+      const why = iscsiNameProblem(iqn) ?? (typeof parsePortal(p) === "string" ? `portal ${escapeShown(p, 80)}: ${parsePortal(p) as string}` : null);
+      if (why) {
+        if (!rejected.some((r) => r.name === escapeShown(iqn))) rejected.push({ name: escapeShown(iqn), portal: escapeShown(p, 80), why: escapeShown(why) });
+        continue;
+      }
       const t = byIqn.get(iqn) ?? { iqn, portals: [] };
       if (!t.portals.includes(p)) t.portals.push(p);
       byIqn.set(iqn, t);
@@ -123,9 +147,9 @@ async function readLuns(host: Host, iqn: string): Promise<DiscoveredLun[]> {
       lun,
       device: shown(host.paths, join(host.paths.dev, name)),
       sizeBytes: sectors * 512,
-      vendor: (await readText(join(dir, "vendor"))) ?? "",
-      model: (await readText(join(dir, "model"))) ?? "",
-      scsiId: await readText(join(dir, "wwid")),
+      vendor: escapeShown((await readText(join(dir, "vendor"))) ?? "", 40),
+      model: escapeShown((await readText(join(dir, "model"))) ?? "", 40),
+      scsiId: ((id) => (id === null ? null : escapeShown(id, 120)))(await readText(join(dir, "wwid"))),
       diskLine: `'vdev=xvdX,access=w,script=block-iscsimple,target=lun${lun}@${iqn}'`,
     });
   }

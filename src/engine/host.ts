@@ -4,7 +4,7 @@ import { Locks } from "../host/locks";
 import type { Log } from "../host/log";
 import { Md } from "../host/md";
 import { Multipath } from "../host/multipath";
-import { hostPaths, type HostPaths } from "../host/paths";
+import { hostPaths, toolPath, type HostPaths } from "../host/paths";
 import { Runner } from "../host/run";
 import { StateStore } from "../host/state-store";
 import { Xenstore } from "../host/xenstore";
@@ -25,7 +25,7 @@ export interface Host {
 }
 
 export function makeHost(log: Log, paths: HostPaths = hostPaths()): Host {
-  const run = new Runner(log);
+  const run = new Runner(log, toolPath(paths.root));
   const store = new StateStore(paths);
   return {
     paths,

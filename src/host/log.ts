@@ -1,6 +1,7 @@
 import { appendFileSync } from "node:fs";
 import { spawn, type ChildProcess } from "node:child_process";
 import { oneLine } from "../core/errors";
+import { toolPath } from "./paths";
 
 export interface LogOptions {
   readonly verbose: boolean;
@@ -62,6 +63,7 @@ export class Log {
     try {
       if (this.syslogChild === null) {
         const child = spawn("logger", ["-t", "block-iscsimple", "--id=" + String(process.pid), "-p", "daemon.info"], {
+          env: { ...process.env, PATH: toolPath() },
           stdio: ["pipe", "ignore", "ignore"],
         });
         child.on("error", () => {

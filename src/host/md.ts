@@ -4,7 +4,7 @@ import path from "node:path";
 import { mdadm } from "../core/commands";
 import { parseSyncCompleted, type ArrayState, type LegState } from "../core/md-state";
 import { sleepMs, type Deadline } from "./clock";
-import type { HostPaths } from "./paths";
+import { toolPath, type HostPaths } from "./paths";
 import { CommandError, type Runner } from "./run";
 import { join, listDir, parseDevFile, readText, sameDev, statBlock, type BlockDev } from "./sysfs";
 
@@ -93,7 +93,7 @@ export class Md {
    */
   watchEvents(program: string, delayS: number, onExit: (why: string) => void): { stop: () => void } {
     const [file, ...args] = mdadm.monitor(program, delayS);
-    const child = execa(file, args, { reject: false, stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { LC_ALL: "C", BLOCK_ISCSIMPLE_MD_EVENT: "1" } });
+    const child = execa(file, args, { reject: false, stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { LC_ALL: "C", PATH: toolPath(this.paths.root), BLOCK_ISCSIMPLE_MD_EVENT: "1" } });
     void child.then((r) => onExit(r.failed && r.exitCode === undefined ? (r.shortMessage ?? "could not run") : `exit ${r.exitCode}${r.stderr ? `: ${String(r.stderr).trim().slice(0, 200)}` : ""}`));
     return { stop: () => child.kill("SIGTERM") };
   }

@@ -52,3 +52,11 @@ export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
 export function shown(paths: HostPaths, p: string): string {
   return paths.root !== "" && p.startsWith(`${paths.root}/`) ? p.slice(paths.root.length) : p;
 }
+
+/** The only places host tools are looked up (never the inherited PATH). */
+export const TOOL_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** The PATH for host tools; under the test root its bin/ (the simulated tools) comes first. */
+export function toolPath(root: string = hostPaths().root): string {
+  return root === "" ? TOOL_PATH : `${path.join(root, "bin")}:${TOOL_PATH}`;
+}

@@ -4,6 +4,7 @@ import type { Argv } from "../core/commands";
 import { oneLine } from "../core/errors";
 import type { Deadline } from "./clock";
 import type { Log } from "./log";
+import { toolPath } from "./paths";
 
 export interface RunResult {
   readonly code: number;
@@ -51,7 +52,11 @@ export interface ChildWatcher {
 export class Runner {
   readonly timings = new Timings();
   watcher: ChildWatcher | null = null;
-  constructor(private readonly log: Log) {}
+  constructor(
+    private readonly log: Log,
+    /** Where the tools are looked up: a fixed PATH, never the inherited one. */
+    private readonly path: string = toolPath(),
+  ) {}
 
   async run(argv: Argv, deadline: Deadline, okCodes: readonly number[] = [0]): Promise<RunResult> {
     const [file, ...args] = argv;
@@ -63,7 +68,7 @@ export class Runner {
       reject: false,
       timeout,
       killSignal: "SIGKILL",
-      env: { LC_ALL: "C" },
+      env: { LC_ALL: "C", PATH: this.path },
       stdin: "ignore",
       maxBuffer: 4 * 1024 * 1024,
     });

@@ -173,7 +173,7 @@ describe("bad input: one clear line, non-zero exit, no change on the host", () =
     ["a duplicate label", `lun1@${IQN}+my-vm-disk`, /tab.conf:2: label 'my-vm-disk' is already defined on line 1/, { tab: "my-vm-disk /dev/vg0/my-vm-disk\nmy-vm-disk /dev/vg0/my-vm-data\n" }],
     ["a malformed tab line", `lun1@${IQN}+my-vm-disk`, /tab.conf:1: expected 'LABEL DEVICE', found 3 fields/, { tab: "my-vm-disk /dev/a /dev/b\n" }],
     ["a local leg that is not a block device", `lun1@${IQN}+my-vm-disk`, /label 'my-vm-disk': local leg \/dev\/vg0\/nothing is missing, not a block device/, { tab: "my-vm-disk /dev/vg0/nothing\n" }],
-    ["an invalid config value", `lun1@${IQN}+my-vm-disk`, /block-iscsimple.conf: \[attach\] deadline: '90' is not a whole number from 1 to 35/, { config: "[attach]\ndeadline = 90\n" }],
+    ["an invalid config value", `lun1@${IQN}+my-vm-disk`, /block-iscsimple.conf:2: \[attach\] deadline: '90' is not a whole number from 1 to 35/, { config: "[attach]\ndeadline = 90\n" }],
   ];
   it.concurrent.each(cases)("hotplug: %s", async (_name, params, why, opts) => {
     const h = sim(opts);
