@@ -1,4 +1,3 @@
-import { chapSettings, type Chap } from "./chap";
 
 /**
  * The exact argv of every host command the program runs. The adapters run these, and `check`
@@ -15,11 +14,14 @@ export const iscsiadm = {
   rescan: (sid: number): Argv => ["iscsiadm", "-m", "session", "-r", String(sid), "--rescan"],
 };
 
-/** sendtargets discovery with discovery CHAP: a discoverydb record, its auth settings, then discover. */
-export function discoverWithChap(portal: string, chap: Chap): Argv[] {
-  const db = (...more: string[]): Argv => ["iscsiadm", "-m", "discoverydb", "-t", "sendtargets", "-p", portal, ...more];
-  return [db("-o", "new"), ...chapSettings("discovery.sendtargets.auth", chap).map(([n, v]) => db("-o", "update", "-n", n, "-v", v)), db("--discover")];
-}
+/**
+ * sendtargets discovery with discovery CHAP: a discoverydb record, then discover. The credentials
+ * go into the record's file in between (IscsiDb), never on a command line.
+ */
+export const discoverydb = {
+  create: (portal: string): Argv => ["iscsiadm", "-m", "discoverydb", "-t", "sendtargets", "-p", portal, "-o", "new"],
+  discover: (portal: string): Argv => ["iscsiadm", "-m", "discoverydb", "-t", "sendtargets", "-p", portal, "--discover"],
+};
 
 export const mdadm = {
   /** The seed's build: the iSCSI leg is write-mostly; the local leg is added after. */

@@ -1,5 +1,5 @@
 import { redactArgv } from "./chap";
-import { discoverWithChap, iscsiadm, mdadm, multipath, udevadm, xenstore, type Argv } from "./commands";
+import { discoverydb, iscsiadm, mdadm, multipath, udevadm, xenstore, type Argv } from "./commands";
 import { MAP_FORMAT } from "./multipath";
 import type { Step } from "./plan";
 
@@ -16,7 +16,14 @@ export function stepCommands(s: Step, n: Names): string[] {
   const show = (a: Argv): string => redactArgv(a).join(" ");
   switch (s.kind) {
     case "discover":
-      return [...s.portals.flatMap((p) => (s.chap ? discoverWithChap(p, s.chap) : [iscsiadm.discover(p)]).map(show)), show(iscsiadm.nodes())];
+      return [
+        ...s.portals.flatMap((p) =>
+          s.chap ? [show(discoverydb.create(p)), `(write discovery.sendtargets.auth.* into /etc/iscsi/send_targets/${p.replace(/:(\d+)$/, ",$1")}/st_config, under iscsiadm's lock)`, show(discoverydb.discover(p))] : [show(iscsiadm.discover(p))],
+        ),
+        show(iscsiadm.nodes()),
+      ];
+    case "set-chap":
+      return [`(write node.session.auth.* into every node record of ${s.iqn} under /etc/iscsi/nodes, under iscsiadm's lock: no secret on a command line)`];
     case "set-node":
       return [show(iscsiadm.setNode(s.iqn, s.name, s.value))];
     case "claim-target":

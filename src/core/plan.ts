@@ -1,5 +1,5 @@
 import type { Config } from "./config";
-import { chapSettings, type Chap } from "./chap";
+import type { Chap } from "./chap";
 import { RefusedError, UserError } from "./errors";
 import { guardMismatch, mismatchRefusal, staleRefusal, type NamedDisks, type StalePolicy, type StaleRecord } from "./health";
 import type { AttachmentRecord, Owner } from "./records";
@@ -14,6 +14,8 @@ import type { TargetSpec } from "./spec";
 export type Step =
   | { readonly kind: "discover"; readonly iqn: string; readonly portals: readonly string[]; readonly chap?: Chap | null }
   | { readonly kind: "set-node"; readonly iqn: string; readonly name: string; readonly value: string }
+  /** CHAP credentials into the target's node records (files, not argv: they are secrets). */
+  | { readonly kind: "set-chap"; readonly iqn: string; readonly chap: Chap }
   | { readonly kind: "claim-target"; readonly iqn: string; readonly login: boolean }
   | { readonly kind: "login"; readonly iqn: string }
   | { readonly kind: "rescan"; readonly iqn: string }
@@ -117,7 +119,7 @@ export function planTarget(req: Request, view: TargetView): Step[] {
       { kind: "set-node", iqn, name: NODE_SETTINGS.loginRetries, value: String(req.config.loginRetries) },
       { kind: "set-node", iqn, name: NODE_SETTINGS.replacementTimeout, value: String(req.config.replacementTimeoutS) },
     );
-    if (req.chap) for (const [name, value] of chapSettings("node.session.auth", req.chap)) steps.push({ kind: "set-node", iqn, name, value });
+    if (req.chap) steps.push({ kind: "set-chap", iqn, chap: req.chap });
   }
   steps.push({ kind: "claim-target", iqn, login: !loggedIn });
   if (!loggedIn) steps.push({ kind: "login", iqn });

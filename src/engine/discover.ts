@@ -1,5 +1,5 @@
 import { chapFor, chapSettings, type ChapTable } from "../core/chap";
-import { discoverWithChap, iscsiadm, parseNodeList, type Argv } from "../core/commands";
+import { iscsiadm, parseNodeList } from "../core/commands";
 import { NODE_SETTINGS } from "../core/plan";
 import type { Config } from "../core/config";
 import { sleepMs, type Deadline } from "../host/clock";
@@ -49,14 +49,9 @@ export function escapeShown(s: string, max = 200): string {
 export async function discoverTargets(host: Host, portals: readonly string[], chap: ChapTable, deadline: Deadline, rejected: RejectedTarget[] = []): Promise<DiscoveredTarget[]> {
   const byIqn = new Map<string, DiscoveredTarget>();
   for (const portal of portals) {
-    let out: string;
-    if (chap.discovery) {
-      const argvs = discoverWithChap(portal, chap.discovery);
-      for (const a of argvs.slice(0, -1)) await host.run.run(a, deadline, [0, 15]);
-      out = (await host.run.run(argvs.at(-1) as Argv, deadline)).stdout;
-    } else {
-      out = (await host.run.run([...iscsiadm.discover(portal), "-o", "nonpersistent"], deadline)).stdout;
-    }
+    const out = chap.discovery
+      ? await host.iscsi.discover(portal, deadline, chap.discovery)
+      : (await host.run.run([...iscsiadm.discover(portal), "-o", "nonpersistent"], deadline)).stdout;
     for (const { portal: p, iqn } of parseNodeList(out)) {
       const why = iscsiNameProblem(iqn) ?? (typeof parsePortal(p) === "string" ? `portal ${escapeShown(p, 80)}: ${parsePortal(p) as string}` : null);
       if (why) {
@@ -93,12 +88,10 @@ async function listLunsLocked(host: Host, t: DiscoveredTarget, config: Config, c
         created = true;
       }
       const c = chapFor(chap, t.iqn);
-      const settings: [string, string][] = [
-        [NODE_SETTINGS.loginTimeout, String(config.loginTimeoutS)],
-        [NODE_SETTINGS.loginRetries, String(config.loginRetries)],
-        ...(c ? chapSettings("node.session.auth", c) : []),
-      ];
-      for (const [n, v] of settings) await host.iscsi.setNode(t.iqn, n, v, deadline);
+      await host.iscsi.setNode(t.iqn, NODE_SETTINGS.loginTimeout, String(config.loginTimeoutS), deadline);
+      await host.iscsi.setNode(t.iqn, NODE_SETTINGS.loginRetries, String(config.loginRetries), deadline);
+      // secrets into the node records' files, never on a command line
+      if (c) await host.iscsiDb.setNode(t.iqn, chapSettings("node.session.auth", c), deadline);
       await host.iscsi.login(t.iqn, deadline);
       loggedIn = true;
       await settle(host, t.iqn, deadline);

@@ -1,5 +1,6 @@
 import { GuardStore, LocalStore } from "../host/guard-store";
 import { Iscsi } from "../host/iscsi";
+import { IscsiDb } from "../host/iscsi-db";
 import { Locks } from "../host/locks";
 import type { Log } from "../host/log";
 import { Md } from "../host/md";
@@ -15,6 +16,7 @@ export interface Host {
   readonly log: Log;
   readonly run: Runner;
   readonly iscsi: Iscsi;
+  readonly iscsiDb: IscsiDb;
   readonly md: Md;
   readonly mpath: Multipath;
   readonly xs: Xenstore;
@@ -32,6 +34,7 @@ export function makeHost(log: Log, paths: HostPaths = hostPaths()): Host {
     log,
     run,
     iscsi: new Iscsi(run, paths, log),
+    iscsiDb: new IscsiDb(paths),
     md: new Md(run, paths),
     mpath: new Multipath(run, paths),
     xs: new Xenstore(run),

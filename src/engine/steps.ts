@@ -1,3 +1,4 @@
+import { chapSettings } from "../core/chap";
 import type { Step } from "../core/plan";
 import type { DevRef, Owner } from "../core/records";
 import type { Deadline } from "../host/clock";
@@ -36,6 +37,7 @@ export function stepTitle(s: Step): string {
   switch (s.kind) {
     case "discover": return `discover ${s.iqn} on ${s.portals.join(", ")}`;
     case "set-node": return `set ${s.name}=${/password/.test(s.name) ? "********" : s.value} for ${s.iqn}`;
+    case "set-chap": return `set the CHAP credentials of ${s.iqn} in its node records`;
     case "claim-target": return `claim ${s.iqn}`;
     case "login": return `log in to ${s.iqn}`;
     case "rescan": return `rescan the sessions of ${s.iqn}`;
@@ -73,6 +75,12 @@ export async function runStep(c: StepContext, s: Step): Promise<void> {
     }
     case "set-node":
       return host.iscsi.setNode(s.iqn, s.name, s.value, deadline);
+    case "set-chap": {
+      if ((await host.iscsiDb.setNode(s.iqn, chapSettings("node.session.auth", s.chap), deadline)) === 0) {
+        throw new Error(`no node record of ${s.iqn} under ${shown(host.paths, host.paths.iscsiNodes)} to hold its CHAP credentials`);
+      }
+      return;
+    }
     case "claim-target": {
       const t = await host.store.getTarget(s.iqn);
       await host.store.putTarget({ iqn: s.iqn, loggedInByUs: s.login || (t?.loggedInByUs ?? false) });

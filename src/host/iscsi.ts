@@ -1,6 +1,8 @@
 import { writeFile } from "node:fs/promises";
 import type { Chap } from "../core/chap";
-import { discoverWithChap, iscsiadm, ISCSI_ERR, parseNodeList, type Argv } from "../core/commands";
+import { chapSettings } from "../core/chap";
+import { discoverydb, iscsiadm, ISCSI_ERR, parseNodeList, type Argv } from "../core/commands";
+import { IscsiDb } from "./iscsi-db";
 import type { Deadline } from "./clock";
 import { pollUntil } from "./clock";
 import type { Log } from "./log";
@@ -24,6 +26,7 @@ export class Iscsi {
     private readonly run: Runner,
     private readonly paths: HostPaths,
     private readonly log: Log,
+    private readonly db: IscsiDb = new IscsiDb(paths),
   ) {}
 
   private async iscsiadm(argv: Argv, deadline: Deadline, ok: number[] = [0]) {
@@ -71,20 +74,16 @@ export class Iscsi {
     return r.code === 21 ? [] : parseNodeList(r.stdout).filter((n) => n.iqn === iqn).map((n) => n.portal);
   }
 
-  async discover(portal: string, deadline: Deadline, chap: Chap | null = null): Promise<void> {
-    if (!chap) {
-      await this.iscsiadm(iscsiadm.discover(portal), deadline);
-      return;
-    }
-    const [first, ...rest] = discoverWithChap(portal, chap);
-    await this.iscsiadm(first as Argv, deadline, [0, 15]);
-    for (const argv of rest) {
-      try {
-        await this.iscsiadm(argv, deadline);
-      } catch (err) {
-        if (err instanceof CommandError && err.code === 24) throw new Error(`discovery authentication failed at ${portal}`);
-        throw err;
-      }
+  /** sendtargets discovery; with discovery CHAP through a discoverydb record whose file gets the credentials. */
+  async discover(portal: string, deadline: Deadline, chap: Chap | null = null): Promise<string> {
+    if (!chap) return (await this.iscsiadm(iscsiadm.discover(portal), deadline)).stdout;
+    await this.iscsiadm(discoverydb.create(portal), deadline, [0, 15]);
+    await this.db.setDiscovery(portal, chapSettings("discovery.sendtargets.auth", chap), deadline);
+    try {
+      return (await this.iscsiadm(discoverydb.discover(portal), deadline)).stdout;
+    } catch (err) {
+      if (err instanceof CommandError && err.code === 24) throw new Error(`discovery authentication failed at ${portal}`);
+      throw err;
     }
   }
 

@@ -22,6 +22,10 @@ export interface HostPaths {
   readonly tabFile: string;
   readonly chapFile: string;
   readonly initiatorName: string;
+  /** open-iscsi's node and discovery records, and the lock iscsiadm takes to change them. */
+  readonly iscsiNodes: string;
+  readonly iscsiSendTargets: string;
+  readonly iscsiLockDir: string;
 }
 
 export const DEFAULT_CONFIG_FILE = "/etc/xen/scripts/block-iscsimple.conf";
@@ -45,6 +49,9 @@ export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
     tabFile: at(DEFAULT_TAB_FILE),
     chapFile: at(DEFAULT_CHAP_FILE),
     initiatorName: at("/etc/iscsi/initiatorname.iscsi"),
+    iscsiNodes: at("/etc/iscsi/nodes"),
+    iscsiSendTargets: at("/etc/iscsi/send_targets"),
+    iscsiLockDir: at("/run/lock/iscsi"),
   };
 }
 

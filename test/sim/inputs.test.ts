@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { IQN, PORTAL, SimHost } from "./simhost";
@@ -29,7 +29,59 @@ describe("CHAP secrets are used byte for byte", () => {
     h.put(CHAP, `[${IQN}]\nusername = host1\npassword = ${secret}\n`, 0o600);
     const r = await h.run(["add", SPEC]);
     expect(r.code, r.stderr).toBe(0);
-    expect(h.world().nodes[IQN]?.settings["node.session.auth.password"]).toBe(secret);
+    expect(h.nodeSettings(IQN)["node.session.auth.password"]).toBe(secret);
+  });
+});
+
+/** Every process's command line and environment, read now (what any local user could read). */
+function allArgvAndEnv(): string {
+  let out = "";
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    for (const f of ["cmdline", "environ"]) {
+      try {
+        out += readFileSync(`/proc/${pid}/${f}`, "latin1");
+      } catch {
+        /* gone, or not readable */
+      }
+    }
+  }
+  return out;
+}
+
+describe("a CHAP secret never appears in any process's argv or environment", () => {
+  it.concurrent("during add (with discovery CHAP), heal and discover --luns", async () => {
+    const secret = "Sampled-Secret-4711";
+    const dsecret = "Discovery-Secret-8822";
+    const h = sim({ nodes: false, config: "[iscsi]\nportals = 192.0.2.10\n" });
+    h.setWorld((w) => {
+      w.filer[IQN]!.chap = { user: "host1", pass: secret };
+      w.discoveryChap = { user: "disc", pass: dsecret };
+    });
+    h.put(CHAP, `[${IQN}]\nusername = host1\npassword = ${secret}\n[discovery]\nusername = disc\npassword = ${dsecret}\n`, 0o600);
+    // slow tools, so that every step has processes alive to look at
+    h.faults({ "iscsiadm login": { delayMs: 400 }, "iscsiadm discovery": { delayMs: 400 }, "iscsiadm update": { delayMs: 200 }, "mdadm add": { delayMs: 200 } });
+    let samples = 0;
+    let leaked = "";
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const all = allArgvAndEnv();
+        samples += 1;
+        if (all.includes(secret) || all.includes(dsecret)) leaked = all.includes(secret) ? "target secret" : "discovery secret";
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    expect((await h.run(["add", SPEC])).code).toBe(0);
+    h.finishRecovery("my-vm-disk");
+    h.failLeg("my-vm-disk", "iscsi");
+    await h.run(["heal", "my-vm-disk"]);
+    expect((await h.run(["remove", SPEC])).code).toBe(0);
+    expect((await h.run(["discover", "--luns", PORTAL])).code).toBe(0);
+    sampling = false;
+    await sampler;
+    expect(samples).toBeGreaterThan(20);
+    expect(leaked).toBe("");
+    expect(h.calls().join("\n")).not.toMatch(new RegExp(`${secret}|${dsecret}`));
   });
 });
 

@@ -99,6 +99,12 @@ export class SimHost {
         : null,
     };
     writeFileSync(path.join(this.root, "fake/world.json"), JSON.stringify(world));
+    // open-iscsi keeps its node records as files too (the program writes CHAP credentials there)
+    for (const iqn of Object.keys(world.nodes)) {
+      const f = path.join(this.root, `etc/iscsi/nodes/${iqn}/${PORTAL.replace(/:(\d+)$/, ",$1")},1/default`);
+      mkdirSync(path.dirname(f), { recursive: true });
+      writeFileSync(f, `node.name = ${iqn}\nnode.tpgt = 1\n`);
+    }
     mkdirSync(path.join(this.root, "proc/net"), { recursive: true });
     const unix = ["Num       RefCount Protocol Flags    Type St Inode Path", "0000000000000000: 00000002 00000000 00010000 0001 01 20117 /run/udev/control"];
     if (world.mpath?.daemon) unix.push("0000000000000000: 00000002 00000000 00010000 0001 01 21290 @/org/kernel/linux/storage/multipathd");
@@ -187,6 +193,22 @@ export class SimHost {
     const w = this.world();
     change(w);
     writeFileSync(this.file("fake/world.json"), JSON.stringify(w));
+  }
+
+  /** A target's node settings as iscsiadm would read them: its record files over the fake's own. */
+  nodeSettings(iqn: string): Record<string, string> {
+    const out: Record<string, string> = { ...(this.world().nodes[iqn]?.settings ?? {}) };
+    const dir = this.file(`etc/iscsi/nodes/${iqn}`);
+    if (!existsSync(dir)) return out;
+    for (const p of readdirSync(dir)) {
+      for (const f of readdirSync(path.join(dir, p))) {
+        for (const line of readFileSync(path.join(dir, p, f), "utf8").split("\n")) {
+          const m = /^\s*([^\s=]+)\s*=\s*(.*?)\s*$/.exec(line);
+          if (m) out[m[1] as string] = m[2] as string;
+        }
+      }
+    }
+    return out;
   }
 
   faults(f: Record<string, Fault>): void {

@@ -64,6 +64,29 @@ const unR = (p) => (p.startsWith(`${ROOT}/`) ? p.slice(ROOT.length) : p);
 const normPortal = (p) => (/:\d+$/.test(p) ? p : `${p}:3260`);
 
 // ---------------------------------------------------------------- iSCSI
+// Node and discovery records also exist as files, as open-iscsi keeps them (etc/iscsi/nodes/IQN/
+// PORTAL,TPGT/default and etc/iscsi/send_targets/ADDR,PORT/st_config): the program writes the CHAP
+// credentials there, and a login or a discovery reads them back ("name = value" to the end of the line).
+const portalDir = (p) => normPortal(p).replace(/:(\d+)$/, ",$1");
+function nodeFile(iqn, portal) {
+  const f = R(`etc/iscsi/nodes/${iqn}/${portalDir(portal)},1/default`);
+  if (!fs.existsSync(f)) write(f, `node.name = ${iqn}\nnode.tpgt = 1\nnode.conn[0].address = ${normPortal(portal).replace(/:\d+$/, "")}`);
+}
+function readRecord(file) {
+  const out = {};
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const m = /^\s*([^\s=]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+function fileSettings(iqn) {
+  const dir = R(`etc/iscsi/nodes/${iqn}`);
+  const out = {};
+  if (!fs.existsSync(dir)) return out;
+  for (const p of fs.readdirSync(dir)) for (const f of fs.readdirSync(path.join(dir, p))) Object.assign(out, readRecord(path.join(dir, p, f)));
+  return out;
+}
 function lunDevices(w, sid) {
   const s = w.sessions[sid];
   const t = w.filer[s.iqn];
@@ -126,25 +149,29 @@ function iscsiadm() {
       w.discoverydb = w.discoverydb ?? {};
       w.discoverydb[portal] = w.discoverydb[portal] ?? {};
       if (opt("-o") === "update") w.discoverydb[portal][opt("-n")] = opt("-v");
+      const st = R(`etc/iscsi/send_targets/${portalDir(portal)}/st_config`);
+      if (!fs.existsSync(st)) write(st, `discovery.sendtargets.address = ${portal.replace(/:\d+$/, "")}`);
     } else if (verb === "discovery") {
       const portal = normPortal(opt("-p"));
       const found = Object.entries(w.filer).filter(([, t]) => t.portals.includes(portal));
-      const db = (w.discoverydb ?? {})[portal] ?? {};
+      const stFile = R(`etc/iscsi/send_targets/${portalDir(portal)}/st_config`);
+      const db = { ...((w.discoverydb ?? {})[portal] ?? {}), ...(fs.existsSync(stFile) ? readRecord(stFile) : {}) };
       if (!w.portalsUp.includes(portal)) { err(`iscsiadm: cannot make connection to ${portal}: Connection refused\n`); code = 4; }
       else if (w.discoveryChap && (mode !== "discoverydb" || db["discovery.sendtargets.auth.username"] !== w.discoveryChap.user || db["discovery.sendtargets.auth.password"] !== w.discoveryChap.pass)) {
         err("iscsiadm: Login failed to authenticate with target\niscsiadm: discovery login to 192.0.2.10 rejected: initiator failed authorization\n"); code = 24;
       }
       else for (const [name, t] of found) {
-        if (!args.includes("nonpersistent")) w.nodes[name] = { portals: t.portals, settings: w.nodes[name]?.settings ?? {} };
+        if (!args.includes("nonpersistent")) { w.nodes[name] = { portals: t.portals, settings: w.nodes[name]?.settings ?? {} }; for (const p of t.portals) nodeFile(name, p); }
         for (const p of t.portals) out(`${p},1 ${name}\n`);
       }
     } else if (verb === "new") {
       const p = normPortal(opt("-p"));
       w.nodes[iqn] = w.nodes[iqn] ?? { portals: [], settings: {} };
       if (!w.nodes[iqn].portals.includes(p)) w.nodes[iqn].portals.push(p);
+      nodeFile(iqn, p);
       out(`New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] ${p},-1 ${iqn}] added\n`);
     } else if (verb === "delete") {
-      if (!w.nodes[iqn]) { err("iscsiadm: No records found\n"); code = 21; } else delete w.nodes[iqn];
+      if (!w.nodes[iqn]) { err("iscsiadm: No records found\n"); code = 21; } else { delete w.nodes[iqn]; fs.rmSync(R(`etc/iscsi/nodes/${iqn}`), { recursive: true, force: true }); }
     } else if (verb === "node") {
       const lines = Object.entries(w.nodes).flatMap(([name, n]) => n.portals.map((p) => `${p},1 ${name}\n`));
       if (lines.length === 0) { err("iscsiadm: No records found\n"); code = 21; } else out(lines.join(""));
@@ -152,7 +179,7 @@ function iscsiadm() {
       if (!w.nodes[iqn]) { err("iscsiadm: No records found\n"); code = 21; }
       else w.nodes[iqn].settings[opt("-n")] = opt("-v");
     } else if (verb === "login") {
-      const node = w.nodes[iqn];
+      const node = w.nodes[iqn] && { ...w.nodes[iqn], settings: { ...w.nodes[iqn].settings, ...fileSettings(iqn) } };
       if (!node) { err("iscsiadm: No records found\n"); code = 21; }
       else if (Object.values(w.sessions).some((s) => s.iqn === iqn)) { err("iscsiadm: default: 1 session requested, but 1 already present.\n"); code = 15; }
       else if (w.filer[iqn]?.chap && (node.settings["node.session.auth.authmethod"] !== "CHAP" || node.settings["node.session.auth.username"] !== w.filer[iqn].chap.user || node.settings["node.session.auth.password"] !== w.filer[iqn].chap.pass)) {

@@ -1,0 +1,101 @@
+import { link, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { sleepMs, type Deadline } from "./clock";
+import type { HostPaths } from "./paths";
+
+/**
+ * open-iscsi's node database, for the one thing iscsiadm cannot be told without a command line:
+ * CHAP credentials. `iscsiadm -o update -n ...password -v SECRET` would put the secret in
+ * /proc/PID/cmdline, readable by every local user. Instead the settings are written into the
+ * record files the way iscsiadm writes them (`name = value` lines, read back byte for byte to the
+ * end of the line), under iscsiadm's own lock (a link of /run/lock/iscsi/lock to lock.write), with
+ * a temporary file and a rename. Node records: /etc/iscsi/nodes/IQN/PORTAL/IFACE (or the older
+ * /etc/iscsi/nodes/IQN/PORTAL file); discovery records: /etc/iscsi/send_targets/ADDR,PORT/st_config.
+ */
+export class IscsiDb {
+  constructor(private readonly paths: HostPaths) {}
+
+  private async withIdbmLock<T>(deadline: Deadline, fn: () => Promise<T>): Promise<T> {
+    const dir = this.paths.iscsiLockDir;
+    await mkdir(dir, { recursive: true, mode: 0o660 });
+    const lock = path.join(dir, "lock");
+    const write = path.join(dir, "lock.write");
+    await (await open(lock, "a", 0o666)).close();
+    // iscsiadm waits 30 s for the lock, then goes on without it (a killed iscsiadm leaves it
+    // behind): we wait at most 3 s, or what the deadline allows, and then do the same
+    const limit = deadline.slice(3000);
+    let held = false;
+    for (;;) {
+      try {
+        await link(lock, write);
+        held = true;
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST" || limit.remainingMs() <= 0) break;
+        await sleepMs(10);
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      if (held) await rm(write, { force: true });
+    }
+  }
+
+  /** The record files of IQN's node records (one per portal and iface). */
+  private async nodeFiles(iqn: string): Promise<string[]> {
+    const dir = path.join(this.paths.iscsiNodes, iqn);
+    const out: string[] = [];
+    let portals: string[];
+    try {
+      portals = (await readdir(dir)).sort();
+    } catch {
+      return [];
+    }
+    for (const p of portals) {
+      const full = path.join(dir, p);
+      const st = await stat(full).catch(() => null);
+      if (st?.isDirectory()) for (const iface of (await readdir(full)).sort()) if (!iface.startsWith(".")) out.push(path.join(full, iface));
+      else if (st?.isFile() && !p.startsWith(".")) out.push(full);
+    }
+    return out;
+  }
+
+  /** Sets NAME = VALUE lines in every node record of IQN; returns how many records were written. */
+  async setNode(iqn: string, settings: readonly (readonly [string, string])[], deadline: Deadline): Promise<number> {
+    return this.withIdbmLock(deadline, async () => {
+      const files = await this.nodeFiles(iqn);
+      for (const f of files) await rewrite(f, settings);
+      return files.length;
+    });
+  }
+
+  /** Sets NAME = VALUE lines in the sendtargets discovery record of PORTAL (HOST:PORT). */
+  async setDiscovery(portal: string, settings: readonly (readonly [string, string])[], deadline: Deadline): Promise<void> {
+    const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(portal);
+    if (!m) throw new Error(`internal: portal '${portal}' is not HOST:PORT`);
+    const file = path.join(this.paths.iscsiSendTargets, `${m[1]},${m[2]}`, "st_config");
+    await this.withIdbmLock(deadline, () => rewrite(file, settings));
+  }
+}
+
+/** Replaces (or appends) NAME = VALUE lines of a record file: a new file, then a rename. */
+async function rewrite(file: string, settings: readonly (readonly [string, string])[]): Promise<void> {
+  for (const [name, value] of settings) {
+    if (!/^[a-z_.[\]0-9]+$/i.test(name) || /[\r\n]/.test(value)) throw new Error(`internal: bad node setting ${name}`);
+  }
+  const lines = (await readFile(file, "utf8")).split("\n").filter((l) => l !== "");
+  const keyOf = (l: string): string => l.split("=")[0]?.trim() ?? "";
+  const out = lines.filter((l) => !settings.some(([n]) => keyOf(l) === n || keyOf(l) === `${n}_length`));
+  for (const [name, value] of settings) out.push(`${name} = ${value}`);
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
+  const fh = await open(tmp, "wx", 0o600);
+  try {
+    await fh.writeFile(`${out.join("\n")}\n`);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
