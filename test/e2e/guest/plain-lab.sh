@@ -65,10 +65,21 @@ tgtadm --lld iscsi --op bind --mode target --tid 3 -I ALL
 tgtadm --lld iscsi --op new --mode account --user labhost --password Lab-Secret-7531
 tgtadm --lld iscsi --op bind --mode account --tid 3 --user labhost
 CHAPF=/etc/xen/scripts/block-iscsimple-chap.conf
-printf '[%s]\nusername = labhost\npassword = Lab-Secret-7531\n' $IQNCHAP > $CHAPF; chmod 600 $CHAPF
+printf '[%s]\nusername = labhost\npassword = Lab-Secret-7531#x;y\n' $IQNCHAP > $CHAPF; chmod 600 $CHAPF
+tgtadm --lld iscsi --op delete --mode account --user labhost >/dev/null 2>&1
+tgtadm --lld iscsi --op new --mode account --user labhost --password 'Lab-Secret-7531#x;y'
+tgtadm --lld iscsi --op bind --mode account --tid 3 --user labhost
+# a sampler reads every process's command line and environment (as any local user can) all along
+( while [ ! -e /tmp/sampler.stop ]; do cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr '\0' '\n' | grep -c 'Lab-Secre[t]-7531' >> /tmp/sampler.hits; done ) & SAMPLER=$!
 dev=$(block-iscsimple add "lun1@$IQNCHAP" 2>/tmp/chap.err); crc=$?
-check "CHAP: the right secret attaches (got '$dev')" eval "[ $crc = 0 ] && [ -b '$dev' ]"
+check "CHAP: the right secret (with # and ; in it) attaches (got '$dev')" eval "[ $crc = 0 ] && [ -b '$dev' ]"
+check "CHAP: the secret is in the node record's file, readable by root only" eval "grep -rqx 'node.session.auth.password = Lab-Secret-7531#x;y' /etc/iscsi/nodes/$IQNCHAP && [ -z \"\$(find /etc/iscsi/nodes/$IQNCHAP -type f -perm /077)\" ]"
 check "CHAP: remove" block-iscsimple remove "lun1@$IQNCHAP"
+block-iscsimple discover 127.0.0.1 --luns > /tmp/discover-chap.out 2>&1
+touch /tmp/sampler.stop; wait $SAMPLER
+echo "  open-iscsi's records: $(find /etc/iscsi/nodes/$IQNCHAP -type f | head -3 | tr '\n' ' '); its lock folder: $(ls /run/lock/iscsi 2>&1 | tr '\n' ' ')"
+echo "  sampler: $(wc -l < /tmp/sampler.hits) looks at every /proc/*/cmdline and environ during add, remove and discover --luns"
+check "CHAP: the secret never appeared in any process's command line or environment" eval "[ \$(wc -l < /tmp/sampler.hits) -gt 5 ] && ! grep -qv '^0\$' /tmp/sampler.hits"
 printf '[%s]\nusername = labhost\npassword = Wrong-Secret-000\n' $IQNCHAP > $CHAPF
 block-iscsimple add "lun1@$IQNCHAP" > /dev/null 2>/tmp/chap.err; crc=$?
 sed 's/^/  /' /tmp/chap.err
