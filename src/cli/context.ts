@@ -1,4 +1,4 @@
-import { chapFor, NO_CHAP, parseChap, type Chap, type ChapTable } from "../core/chap";
+import { chapFor, chapIsDefault, NO_CHAP, parseChap, type Chap, type ChapTable } from "../core/chap";
 import { DEFAULT_CONFIG, parseConfig, type Config } from "../core/config";
 import { UserError } from "../core/errors";
 import { lookupLabel, parseTab, type Tab } from "../core/tab";
@@ -55,10 +55,10 @@ export function loadChap(ctx: Context): ChapTable {
 }
 
 /** The CHAP settings of a spec's target and of discovery. */
-export function chapOf(ctx: Context, spec: TargetSpec): { chap: Chap | null; discoveryChap: Chap | null } {
-  if (spec.iqn === null) return { chap: null, discoveryChap: null };
+export function chapOf(ctx: Context, spec: TargetSpec): { chap: Chap | null; chapIsDefault: boolean; discoveryChap: Chap | null } {
+  if (spec.iqn === null) return { chap: null, chapIsDefault: false, discoveryChap: null };
   const table = loadChap(ctx);
-  return { chap: chapFor(table, spec.iqn), discoveryChap: table.discovery };
+  return { chap: chapFor(table, spec.iqn), chapIsDefault: chapIsDefault(table, spec.iqn), discoveryChap: table.discovery };
 }
 
 export function loadTab(ctx: Context): Tab {

@@ -23,7 +23,7 @@ export async function discoverCommand(portalArgs: readonly string[], opts: Globa
     if (opts.luns) {
       for (const t of targets) {
         try {
-          t.luns = await listLuns(ctx.host, t, ctx.config, chap, deadline);
+          t.luns = await listLuns(ctx.host, t, ctx.config, chap, portals, deadline);
         } catch (err) {
           t.lunError = errorMessage(err);
         }

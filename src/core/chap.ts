@@ -26,6 +26,21 @@ export function chapFor(table: ChapTable, iqn: string): Chap | null {
   return table.targets.get(iqn) ?? table.fallback;
 }
 
+/** Whether the credentials for IQN are the [default] ones (no section of its own). */
+export function chapIsDefault(table: ChapTable, iqn: string): boolean {
+  return !table.targets.has(iqn) && table.fallback !== null;
+}
+
+/**
+ * [default] credentials go only to portals the administrator named ([iscsi] portals, or discover's
+ * command line): a filer's sendtargets answer may list any address, and a CHAP response sent there
+ * could be attacked offline. A target with a section of its own is the administrator's choice.
+ * Returns the portals that are not trusted (empty: the credentials may be offered).
+ */
+export function untrustedForDefault(portals: readonly string[], trusted: readonly string[]): string[] {
+  return portals.filter((p) => !trusted.includes(p));
+}
+
 /**
  * Parses the credentials file (ini): a section per target IQN, [discovery] for sendtargets, and
  * [default] for any other target. Keys: username, password, username_in, password_in. A value is

@@ -23,7 +23,9 @@ export function stepCommands(s: Step, n: Names): string[] {
         show(iscsiadm.nodes()),
       ];
     case "set-chap":
-      return [`(write node.session.auth.* into every node record of ${s.iqn} under /etc/iscsi/nodes, under iscsiadm's lock: no secret on a command line)`];
+      return [
+        `(write node.session.auth.* into every node record of ${s.iqn} under /etc/iscsi/nodes, under iscsiadm's lock: no secret on a command line)${s.onlyTo !== null ? `; [default] credentials: only if every portal of the target is one of ${s.onlyTo.join(", ") || "(no [iscsi] portals)"}` : ""}`,
+      ];
     case "set-node":
       return [show(iscsiadm.setNode(s.iqn, s.name, s.value))];
     case "claim-target":

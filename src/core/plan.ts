@@ -15,7 +15,8 @@ export type Step =
   | { readonly kind: "discover"; readonly iqn: string; readonly portals: readonly string[]; readonly chap?: Chap | null }
   | { readonly kind: "set-node"; readonly iqn: string; readonly name: string; readonly value: string }
   /** CHAP credentials into the target's node records (files, not argv: they are secrets). */
-  | { readonly kind: "set-chap"; readonly iqn: string; readonly chap: Chap }
+  /** With `onlyTo`, the [default] credentials: offered only when every node portal is one of these. */
+  | { readonly kind: "set-chap"; readonly iqn: string; readonly chap: Chap; readonly onlyTo: readonly string[] | null }
   | { readonly kind: "claim-target"; readonly iqn: string; readonly login: boolean }
   | { readonly kind: "login"; readonly iqn: string }
   | { readonly kind: "rescan"; readonly iqn: string }
@@ -76,6 +77,8 @@ export interface Request {
   readonly config: Config;
   /** CHAP credentials for this target (from the credentials file), if any. */
   readonly chap?: Chap | null;
+  /** They are the file's [default] credentials, not the target's own section. */
+  readonly chapIsDefault?: boolean;
   /** CHAP for sendtargets discovery, if any. */
   readonly discoveryChap?: Chap | null;
   /** --prefer-local / --prefer-iscsi given on the command line (else the config's on-stale-iscsi). */
@@ -119,7 +122,7 @@ export function planTarget(req: Request, view: TargetView): Step[] {
       { kind: "set-node", iqn, name: NODE_SETTINGS.loginRetries, value: String(req.config.loginRetries) },
       { kind: "set-node", iqn, name: NODE_SETTINGS.replacementTimeout, value: String(req.config.replacementTimeoutS) },
     );
-    if (req.chap) steps.push({ kind: "set-chap", iqn, chap: req.chap });
+    if (req.chap) steps.push({ kind: "set-chap", iqn, chap: req.chap, onlyTo: req.chapIsDefault ? req.config.portals : null });
   }
   steps.push({ kind: "claim-target", iqn, login: !loggedIn });
   if (!loggedIn) steps.push({ kind: "login", iqn });

@@ -14,7 +14,7 @@ export type Tab = ReadonlyMap<string, TabEntry>;
 export const DEVICE_RE = /^\/dev\/[A-Za-z0-9_.:+@=-]+(?:\/[A-Za-z0-9_.:+@=-]+)*$/;
 
 /** Folders under /dev that hold no block devices (shared memory, message queues, terminals...). */
-const NOT_DEVICES = ["/dev/shm/", "/dev/mqueue/", "/dev/pts/", "/dev/hugepages/", "/dev/fd/", "/dev/.", "/dev/char/"];
+const NOT_DEVICES = ["/dev/shm/", "/dev/mqueue/", "/dev/pts/", "/dev/hugepages/", "/dev/fd/", "/dev/char/"];
 
 export function devicePathProblem(device: string): string | null {
   if (!device.startsWith("/dev/")) return "a local device is an absolute path under /dev/";

@@ -1,4 +1,4 @@
-import { chapFor, chapSettings, type ChapTable } from "../core/chap";
+import { chapFor, chapIsDefault, chapSettings, untrustedForDefault, type ChapTable } from "../core/chap";
 import { iscsiadm, parseNodeList } from "../core/commands";
 import { NODE_SETTINGS } from "../core/plan";
 import type { Config } from "../core/config";
@@ -72,12 +72,12 @@ export async function discoverTargets(host: Host, portals: readonly string[], ch
  * session meanwhile; and never logs out of (or deletes the node record of) a target that an
  * attachment uses.
  */
-export async function listLuns(host: Host, t: DiscoveredTarget, config: Config, chap: ChapTable, deadline: Deadline): Promise<DiscoveredLun[]> {
+export async function listLuns(host: Host, t: DiscoveredTarget, config: Config, chap: ChapTable, trusted: readonly string[], deadline: Deadline): Promise<DiscoveredLun[]> {
   await host.store.ensure();
-  return host.locks.with(targetLockName(t.iqn), deadline, () => listLunsLocked(host, t, config, chap, deadline));
+  return host.locks.with(targetLockName(t.iqn), deadline, () => listLunsLocked(host, t, config, chap, trusted, deadline));
 }
 
-async function listLunsLocked(host: Host, t: DiscoveredTarget, config: Config, chap: ChapTable, deadline: Deadline): Promise<DiscoveredLun[]> {
+async function listLunsLocked(host: Host, t: DiscoveredTarget, config: Config, chap: ChapTable, trusted: readonly string[], deadline: Deadline): Promise<DiscoveredLun[]> {
   const had = await host.iscsi.sessions(t.iqn);
   let created = false;
   let loggedIn = false;
@@ -87,7 +87,10 @@ async function listLunsLocked(host: Host, t: DiscoveredTarget, config: Config, c
         for (const p of t.portals) await host.run.run(["iscsiadm", "-m", "node", "-o", "new", "-T", t.iqn, "-p", p], deadline);
         created = true;
       }
-      const c = chapFor(chap, t.iqn);
+      // [default] credentials only to portals the administrator named on the command line
+      const untrusted = chapIsDefault(chap, t.iqn) ? untrustedForDefault(t.portals, trusted) : [];
+      if (untrusted.length > 0) host.log.warn(`the [default] CHAP credentials are not offered to ${t.iqn} at ${untrusted.join(", ")}: not a portal named on the command line`);
+      const c = untrusted.length > 0 ? null : chapFor(chap, t.iqn);
       await host.iscsi.setNode(t.iqn, NODE_SETTINGS.loginTimeout, String(config.loginTimeoutS), deadline);
       await host.iscsi.setNode(t.iqn, NODE_SETTINGS.loginRetries, String(config.loginRetries), deadline);
       // secrets into the node records' files, never on a command line

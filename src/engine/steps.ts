@@ -1,4 +1,4 @@
-import { chapSettings } from "../core/chap";
+import { chapSettings, untrustedForDefault } from "../core/chap";
 import type { Step } from "../core/plan";
 import type { DevRef, Owner } from "../core/records";
 import type { Deadline } from "../host/clock";
@@ -76,6 +76,13 @@ export async function runStep(c: StepContext, s: Step): Promise<void> {
     case "set-node":
       return host.iscsi.setNode(s.iqn, s.name, s.value, deadline);
     case "set-chap": {
+      if (s.onlyTo !== null) {
+        const bad = untrustedForDefault(await host.iscsi.nodePortals(s.iqn, deadline), s.onlyTo);
+        if (bad.length > 0) {
+          host.log.warn(`the [default] CHAP credentials are not offered to ${s.iqn}: its portal ${bad.join(", ")} is not one of [iscsi] portals (give the target a section of its own in the CHAP file)`);
+          return;
+        }
+      }
       if ((await host.iscsiDb.setNode(s.iqn, chapSettings("node.session.auth", s.chap), deadline)) === 0) {
         throw new Error(`no node record of ${s.iqn} under ${shown(host.paths, host.paths.iscsiNodes)} to hold its CHAP credentials`);
       }

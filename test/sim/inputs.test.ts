@@ -85,6 +85,31 @@ describe("a CHAP secret never appears in any process's argv or environment", () 
   });
 });
 
+describe("[default] CHAP credentials go only to portals the administrator named", () => {
+  it.concurrent("a target discovered on [iscsi] portals gets them", async () => {
+    const h = sim({ nodes: false, config: "[iscsi]\nportals = 192.0.2.10\n" });
+    h.setWorld((w) => {
+      w.filer[IQN]!.chap = { user: "any", pass: "Default-Secret" };
+    });
+    h.put(CHAP, "[default]\nusername = any\npassword = Default-Secret\n", 0o600);
+    const r = await h.run(["add", SPEC]);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it.concurrent("a target whose portal is not one of [iscsi] portals does not (the login then fails, saying why)", async () => {
+    const h = sim({ config: "[iscsi]\nportals = 192.0.2.99\n" });
+    h.setWorld((w) => {
+      w.filer[IQN]!.chap = { user: "any", pass: "Default-Secret" };
+    });
+    h.put(CHAP, "[default]\nusername = any\npassword = Default-Secret\n", 0o600);
+    const r = await h.run(["add", SPEC]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/the \[default\] CHAP credentials are not offered to \S+: its portal 192\.0\.2\.10:3260 is not one of \[iscsi\] portals/);
+    expect(h.nodeSettings(IQN)["node.session.auth.password"]).toBeUndefined();
+    expect(h.leftovers()).toEqual([]);
+  });
+});
+
 describe("only trusted files steer the program", () => {
   it.concurrent("tab.conf that group or others can write is refused, naming the file", async () => {
     const h = sim();
