@@ -470,7 +470,8 @@ function xenstore() {
         if (!(abs(k) in xs)) { err(`xenstore-read: couldn't read path ${k}\n`); code = 1; break; }
         vals.push(xs[abs(k)]);
       }
-      if (code === 0) out(vals.map((v) => `${v}\n`).join(""));
+      // a value written as "\u0000b64:..." stands for raw bytes (not UTF-8), as xenstore can hold
+      if (code === 0) for (const v of vals) process.stdout.write(v.startsWith("\u0000b64:") ? Buffer.concat([Buffer.from(v.slice(5), "base64"), Buffer.from("\n")]) : `${v}\n`);
     } else if (verb === "write") {
       for (let i = 0; i + 1 < args.length; i += 2) xs[abs(args[i])] = args[i + 1];
     } else if (verb === "exists") {
