@@ -92,7 +92,7 @@ export class Locks {
     const mine = JSON.stringify(me);
     const t0 = performance.now();
     let waitedFor: Holder | null = null;
-    const tmp = join(this.dir, `.${name}.${me.nonce}.tmp`);
+    const tmp = join(this.dir, `.${name}.${process.pid}.${me.nonce}.tmp`);
     await writeFile(tmp, mine, { mode: 0o600 });
     try {
       for (;;) {

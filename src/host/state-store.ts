@@ -29,7 +29,19 @@ export class StateStore {
     if (typeof process.getuid === "function" && st.uid !== process.getuid()) {
       throw new Error(`${this.paths.run} belongs to uid ${st.uid}, not to us; refusing to use it`);
     }
-    for (const d of ["attach", "target", "locks"] as const) await mkdir(this.dir(d), { recursive: true, mode: 0o700 });
+    for (const d of ["attach", "target", "locks"] as const) {
+      await mkdir(this.dir(d), { recursive: true, mode: 0o700 });
+      await this.dropDeadTemporaries(this.dir(d));
+    }
+  }
+
+  /** Temporary files (NAME.PID[.NONCE].tmp) left by a writer that was SIGKILLed before its rename. */
+  private async dropDeadTemporaries(dir: string): Promise<void> {
+    for (const n of await readdir(dir).catch(() => [] as string[])) {
+      const m = /\.(\d+)(?:\.[0-9a-f]+)?\.tmp$/.exec(n);
+      if (!m || alive(Number(m[1]))) continue;
+      await rm(join(dir, n), { force: true });
+    }
   }
 
   locksDir(): string {
@@ -98,5 +110,14 @@ export class StateStore {
 
   async deleteTarget(iqn: string): Promise<void> {
     await rm(join(this.dir("target"), `${checkName(iqn)}.json`), { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -1,4 +1,5 @@
 import { fs as memfs, vol } from "memfs";
+import { spawnSync } from "node:child_process";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
 vi.mock("node:fs/promises", () => ({ ...memfs.promises, default: memfs.promises }));
@@ -31,6 +32,17 @@ describe("StateStore (memfs)", () => {
     expect(await s.attachments()).toHaveLength(1);
     await s.deleteAttachment(record.id);
     expect(await s.attachments()).toEqual([]);
+  });
+  it("drops the temporary files of a writer that died before its rename, and only those", async () => {
+    const dead = spawnSync("true").pid as number;
+    vol.mkdirSync("/host/run/block-iscsimple/attach", { recursive: true });
+    vol.mkdirSync("/host/run/block-iscsimple/locks", { recursive: true });
+    vol.writeFileSync(`/host/run/block-iscsimple/attach/vbd-3-51712.json.${dead}.tmp`, "{");
+    vol.writeFileSync(`/host/run/block-iscsimple/attach/vbd-4-51712.json.${process.pid}.tmp`, "{");
+    vol.writeFileSync(`/host/run/block-iscsimple/locks/.label-x.${dead}.0a1b2c3d.tmp`, "{}");
+    await store().ensure();
+    expect(vol.readdirSync("/host/run/block-iscsimple/attach")).toEqual([`vbd-4-51712.json.${process.pid}.tmp`]);
+    expect(vol.readdirSync("/host/run/block-iscsimple/locks")).toEqual([]);
   });
   it("refuses a record id that could leave the directory", async () => {
     await expect(store().putAttachment({ ...record, id: "../../etc/passwd" })).rejects.toThrow(/unsafe state file name/);
