@@ -34,7 +34,7 @@ describe("StateStore (memfs)", () => {
     expect(await s.attachments()).toEqual([]);
   });
   it("drops the temporary files of a writer that died before its rename, and only those", async () => {
-    const dead = spawnSync("true").pid as number;
+    const dead = spawnSync("true").pid;
     vol.mkdirSync("/host/run/block-iscsimple/attach", { recursive: true });
     vol.mkdirSync("/host/run/block-iscsimple/locks", { recursive: true });
     vol.writeFileSync(`/host/run/block-iscsimple/attach/vbd-3-51712.json.${dead}.tmp`, "{");
