@@ -43,7 +43,8 @@ export interface LocalView {
   readonly signatures: readonly string[];
 }
 
-export type LocalVerdict = "known" | "record";
+/** known: the label's recorded disk; record: remember it as the label's; source: not written, not recorded. */
+export type LocalVerdict = "known" | "record" | "source";
 
 const confirmHow = (label: string): string => `block-iscsimple accept-local ${label} (for xl), or add --new-local-disk by hand`;
 
@@ -52,11 +53,14 @@ const confirmHow = (label: string): string => `block-iscsimple accept-local ${la
  * the label used before, or a disk that holds data and was never used by this label: refused
  * unless the administrator confirmed it. "record": remember this disk as the label's local leg.
  */
-export function judgeLocal(v: LocalView, confirmed: boolean): LocalVerdict {
+export function judgeLocal(v: LocalView, confirmed: boolean, overwritten = true): LocalVerdict {
   const dev = `${v.device} (${describeIdentity(v.identity)})`;
   if (v.uses.length > 0) {
-    throw new RefusedError(`label '${v.label}': the local leg ${dev} is in use: ${v.uses.join("; ")}; refusing to overwrite it`);
+    throw new RefusedError(`label '${v.label}': the local leg ${dev} is in use: ${v.uses.join("; ")}; refusing to ${overwritten ? "overwrite" : "use"} it`);
   }
+  // without an iSCSI leg (MISSING) the local leg is the array's only source: nothing copies over
+  // it, and it is not recorded as the label's (a later add with a LUN asks again)
+  if (!overwritten) return "source";
   if (v.recorded !== null && sameDisk(v.recorded, v.identity)) return confirmed ? "record" : "known";
   if (confirmed) return "record";
   if (v.recorded !== null) {

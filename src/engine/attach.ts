@@ -99,7 +99,7 @@ async function checkMirrorEarly(host: Host, req: Request, deadline: Deadline): P
   if (verdict.joinArrayOf) return null;
   let local: NamedDisks["local"] = null;
   if (typeof req.local === "string") {
-    const checked = await checkLocal(host, { label, path: req.local, id: req.id, owner: req.owner }, deadline, req.newLocalDisk === true);
+    const checked = await checkLocal(host, { label, path: req.local, id: req.id, owner: req.owner, overwritten: req.spec.iqn !== null }, deadline, req.newLocalDisk === true);
     local = { ...checked.identity, device: checked.device };
   }
   // the guard as far as it can be judged before login (the LUN's WWID is checked after)
@@ -124,7 +124,7 @@ export async function attach(host: Host, req: Request, budget: Budget): Promise<
     await journal.update({});
     host.run.watcher = journal;
     const found: Found = { iscsi: null, local: null, md: null, device: null, devicePath: null };
-    const ctx: StepContext = { host, journal, owner: req.owner, deadline, found, id: req.id, label: req.spec.label, confirmedLocal: req.newLocalDisk === true };
+    const ctx: StepContext = { host, journal, owner: req.owner, deadline, found, id: req.id, label: req.spec.label, confirmedLocal: req.newLocalDisk === true, localOverwritten: req.spec.iqn !== null };
     const undos: Undo[] = [];
     const held: Lock[] = [diskLock];
     let current: Step | null = null;

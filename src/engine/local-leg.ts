@@ -16,6 +16,8 @@ export interface LocalCandidate {
   /** The attachment asking (its own record is not a use). */
   readonly id: string;
   readonly owner: Owner;
+  /** false when nothing is copied over the local leg (no iSCSI leg: MISSING). */
+  readonly overwritten?: boolean;
 }
 
 /** The local leg as checked: its identity and the verdict, for the record. */
@@ -72,7 +74,7 @@ export async function inspectLocal(host: Host, c: LocalCandidate, deadline: Dead
   } catch (err) {
     throw new RefusedError(`label '${c.label}': the record of its local disk cannot be read (${(err as Error).message}); fix or remove it, then: block-iscsimple accept-local ${c.label}`);
   }
-  const signatures = uses.length === 0 && recorded === null && !confirmed ? await probeSignatures(host, c.path, deadline) : [];
+  const signatures = uses.length === 0 && recorded === null && !confirmed && c.overwritten !== false ? await probeSignatures(host, c.path, deadline) : [];
   return { label: c.label, device, identity, uses: [...new Set(uses)], recorded, signatures };
 }
 
@@ -118,7 +120,7 @@ async function probeSignatures(host: Host, path: string, deadline: Deadline): Pr
 /** Checks the local leg and, when the verdict says so, records its disk as the label's. */
 export async function checkLocal(host: Host, c: LocalCandidate, deadline: Deadline, confirmed: boolean): Promise<LocalChecked> {
   const view = await inspectLocal(host, c, deadline, confirmed);
-  const verdict = judgeLocal(view, confirmed);
+  const verdict = judgeLocal(view, confirmed, c.overwritten !== false);
   return { identity: view.identity, device: view.device, verdict };
 }
 

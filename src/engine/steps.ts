@@ -30,6 +30,8 @@ export interface StepContext {
   readonly id: string;
   readonly label: string | null;
   readonly confirmedLocal: boolean;
+  /** Whether the local leg is rebuilt from the iSCSI leg (false without one: MISSING). */
+  readonly localOverwritten: boolean;
 }
 
 /** One line per step, for the log, `check` and error messages. */
@@ -135,7 +137,7 @@ export async function runStep(c: StepContext, s: Step): Promise<void> {
     case "check-local": {
       // checked again right before the first write (the early check ran before login)
       if (c.label === null) throw new Error("internal: check-local without a label");
-      const checked = await checkLocal(host, { label: c.label, path: s.device, id: c.id, owner: c.owner }, deadline, c.confirmedLocal);
+      const checked = await checkLocal(host, { label: c.label, path: s.device, id: c.id, owner: c.owner, overwritten: c.localOverwritten }, deadline, c.confirmedLocal);
       if (checked.verdict === "record") await recordLocal(host, c.label, checked, c.confirmedLocal);
       const name = s.device.split("/").pop() as string;
       found.local = devRef(s.device, name, checked.identity);

@@ -178,6 +178,17 @@ describe("the label's own disk: recorded at first use, another one only when con
     expect(JSON.parse(readFileSync(localFile(h), "utf8"))).toMatchObject({ accepted: true, major: 120, minor: 0 });
   });
 
+  it.concurrent("without an iSCSI leg (MISSING) the local leg is the source: its data is not questioned, and it is not recorded", async () => {
+    const h = sim();
+    h.signature("/dev/vg0/my-vm-disk", "TYPE=ext4\nUSAGE=filesystem");
+    const r = await h.run(["add", "MISSING+my-vm-disk"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(localFile(h))).toBe(false);
+    expect((await h.run(["remove", "MISSING+my-vm-disk"])).code).toBe(0);
+    // a later add with a LUN would copy over it: that one asks
+    await refused(h, SPEC, /holds ext4 data \(filesystem\) and was never used by this label/);
+  });
+
   it.concurrent("a partition table or an LVM PV counts as data too", async () => {
     const h = sim();
     h.signature("/dev/vg0/my-vm-disk", "PTUUID=1234\nPTTYPE=gpt");
