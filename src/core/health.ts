@@ -93,7 +93,8 @@ export interface NamedDisks {
 /** Why a guard is not about the disks this add names (null: it is, or it cannot tell). */
 export function guardMismatch(g: StaleRecord, d: NamedDisks): string | null {
   const lun = (iqn: string | null | undefined, n: number | undefined): string => (iqn ? `lun${n ?? 0}@${iqn}` : "no iSCSI leg");
-  if (g.iqn !== undefined && (g.iqn !== d.iqn || (g.iqn !== null && g.lun !== d.lun))) {
+  // a guard written while the array ran without an iSCSI leg (MISSING) holds against any LUN
+  if (g.iqn !== undefined && g.iqn !== null && (g.iqn !== d.iqn || g.lun !== d.lun)) {
     return `the guard is about ${lun(g.iqn, g.lun)}, this add names ${lun(d.iqn, d.lun)}`;
   }
   if (g.wwid && d.wwid && g.wwid !== d.wwid) return `the guard is about the LUN with WWID ${g.wwid}, this add found WWID ${d.wwid}`;

@@ -6,6 +6,7 @@ import { shown } from "../host/paths";
 import { hexDev, sameDev, statBlock } from "../host/sysfs";
 import type { Host } from "./host";
 import type { Journal } from "./journal";
+import { markGuard } from "./guard";
 import { checkLocal, recordLocal } from "./local-leg";
 import { useMultipath } from "./multipath";
 import { devRef, findOurArray } from "./release";
@@ -154,6 +155,9 @@ export async function runStep(c: StepContext, s: Step): Promise<void> {
       found.md = devRef(a.path, a.name, a.dev);
       host.log.step(`/dev/md/${s.label} is ${a.name} (${hexDev(a.dev)})`);
       await journal.update({ md: found.md });
+      if (journal.record.iqn === null && (await markGuard(host, journal.record, "the array runs without an iSCSI leg (MISSING): only the local leg gets the VM's writes"))) {
+        host.log.warn(`${s.label}: no iSCSI leg: the direction guard is set, so that no later add copies a LUN over this data`);
+      }
       return;
     }
     case "md-speed": {

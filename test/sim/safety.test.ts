@@ -189,6 +189,21 @@ describe("the label's own disk: recorded at first use, another one only when con
     await refused(h, SPEC, /holds ext4 data \(filesystem\) and was never used by this label/);
   });
 
+  it.concurrent("an array that ran without its iSCSI leg sets the guard: a later add with a LUN does not copy over the local data", async () => {
+    const h = sim();
+    expect((await h.run(["add", SPEC])).code).toBe(0);
+    expect((await h.run(["remove", SPEC])).code).toBe(0);
+    // the filer is gone for a while: the VM runs on its local disk alone
+    const m = await h.run(["add", "MISSING+my-vm-disk"]);
+    expect(m.code, m.stderr).toBe(0);
+    expect(m.stderr).toMatch(/no iSCSI leg: the direction guard is set/);
+    expect((await h.run(["remove", "MISSING+my-vm-disk"])).code).toBe(0);
+    await refused(h, SPEC, /the local leg of my-vm-disk holds the only current data since .* \(the array runs without an iSCSI leg \(MISSING\)/);
+    const r = await h.run(["add", "--prefer-local", SPEC]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(h.calls().filter((c) => c.startsWith("mdadm build")).at(-1)).toMatch(/\/dev\/vg0\/my-vm-disk missing$/);
+  });
+
   it.concurrent("a partition table or an LVM PV counts as data too", async () => {
     const h = sim();
     h.signature("/dev/vg0/my-vm-disk", "PTUUID=1234\nPTTYPE=gpt");
