@@ -4,7 +4,7 @@ import type { ArrayState } from "../core/md-state";
 import type { Undo } from "../core/plan";
 import type { AttachmentRecord, DevRef } from "../core/records";
 import type { Deadline } from "../host/clock";
-import { processStart, targetLockName } from "../host/locks";
+import { pidAlive, processStart, targetLockName } from "../host/locks";
 import type { MdArray } from "../host/md";
 import { sameDev } from "../host/sysfs";
 import type { Host } from "./host";
@@ -116,7 +116,7 @@ export async function flushMaps(host: Host, iqn: string, deadline: Deadline): Pr
 /** Kills the children a SIGKILLed add left running (a hung iscsiadm would otherwise log in later). */
 export async function killOrphans(host: Host, r: AttachmentRecord): Promise<void> {
   if (r.pid === process.pid) return;
-  if (r.pidStart ? (await processStart(host.paths.proc, r.pid)) === r.pidStart : alive(r.pid)) return;
+  if (r.pidStart ? (await processStart(host.paths.proc, r.pid)) === r.pidStart : pidAlive(r.pid)) return;
   for (const [pid, argv0] of r.children) {
     try {
       const cmd = (await readFile(`${host.paths.proc}/${pid}/cmdline`, "utf8")).split("\0")[0] ?? "";
@@ -129,14 +129,6 @@ export async function killOrphans(host: Host, r: AttachmentRecord): Promise<void
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export function devRef(path: string, name: string, dev: { major: number; minor: number }): DevRef {
   return { path, name, major: dev.major, minor: dev.minor };

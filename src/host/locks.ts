@@ -47,6 +47,16 @@ export async function processStart(proc: string, pid: number | "self"): Promise<
   }
 }
 
+/** Whether a process with this pid exists (EPERM: it does, owned by another user). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** Whether the process that wrote this holder still runs. */
 export async function holderAlive(proc: string, h: Holder): Promise<boolean> {
   if (!Number.isInteger(h.pid) || h.pid <= 0) return false;

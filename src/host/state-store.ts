@@ -1,5 +1,6 @@
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import type { AttachmentRecord, TargetRecord } from "../core/records";
+import { pidAlive } from "./locks";
 import type { HostPaths } from "./paths";
 import { join } from "./sysfs";
 
@@ -39,7 +40,7 @@ export class StateStore {
   private async dropDeadTemporaries(dir: string): Promise<void> {
     for (const n of await readdir(dir).catch(() => [] as string[])) {
       const m = /\.(\d+)(?:\.[0-9a-f]+)?\.tmp$/.exec(n);
-      if (!m || alive(Number(m[1]))) continue;
+      if (!m || pidAlive(Number(m[1]))) continue;
       await rm(join(dir, n), { force: true });
     }
   }
@@ -113,11 +114,3 @@ export class StateStore {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
