@@ -26,6 +26,8 @@ typecheck: deps
 
 lint: deps
 	$(NODE) node_modules/eslint/bin/eslint.js --max-warnings 0 src test scripts
+	@# no import cycle in src/ (type-only imports count too): the layers stay core <- host <- engine <- cli
+	$(NODE) node_modules/madge/bin/cli.js --circular --no-spinner --extensions ts --ts-config tsconfig.json src
 
 unit: deps
 	$(NODE) node_modules/vitest/vitest.mjs run test/unit

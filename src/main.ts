@@ -1,5 +1,5 @@
 import { CommanderError } from "commander";
-import { errorMessage, EXIT, oneLine, UserError } from "./core/errors";
+import { describeError, EXIT } from "./core/errors";
 import { hotplug } from "./cli/hotplug";
 import { mdEventCommand } from "./cli/health";
 import { MD_EVENT_RE } from "./core/commands";
@@ -25,10 +25,9 @@ async function main(argv: readonly string[]): Promise<number> {
     return result;
   } catch (err) {
     if (err instanceof CommanderError) return usageExit(err);
-    const code = (err as { exitCode?: unknown }).exitCode;
-    process.stderr.write(`block-iscsimple: ${oneLine(errorMessage(err))}\n`);
-    if (typeof code === "number") return code;
-    return err instanceof UserError ? err.exitCode : EXIT.failed;
+    const { message, exitCode } = describeError(err);
+    process.stderr.write(`block-iscsimple: ${message}\n`);
+    return exitCode;
   }
 }
 
@@ -37,7 +36,7 @@ main(process.argv).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`block-iscsimple: internal error: ${oneLine(errorMessage(err))}\n`);
+    process.stderr.write(`block-iscsimple: internal error: ${describeError(err).message}\n`);
     process.exitCode = EXIT.failed;
   },
 );

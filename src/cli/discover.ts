@@ -1,8 +1,9 @@
-import { errorMessage, EXIT, UserError } from "../core/errors";
+import { errorMessage, EXIT, InputError } from "../core/errors";
 import { formatPortal, parsePortal } from "../core/portal";
 import { discoverTargets, listLuns, type RejectedTarget } from "../engine/discover";
 import { Deadline } from "../host/clock";
-import { loadChap, loadContext, type GlobalOptions } from "./context";
+import { loadChap } from "../engine/context";
+import { withContext, type GlobalOptions } from "./context";
 
 const size = (b: number): string => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)} GiB` : `${(b / 2 ** 20).toFixed(0)} MiB`);
 
@@ -10,12 +11,11 @@ const size = (b: number): string => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)}
 export async function discoverCommand(portalArgs: readonly string[], opts: GlobalOptions & { luns?: boolean; json?: boolean }): Promise<number> {
   const portals = portalArgs.map((p) => {
     const parsed = parsePortal(p);
-    if (typeof parsed === "string") throw new UserError(`portal '${p}': ${parsed}`);
+    if (typeof parsed === "string") throw new InputError(`portal '${p}': ${parsed}`);
     return formatPortal(parsed);
   });
-  const ctx = loadContext(opts, "discover");
-  ctx.log.configure({ syslog: false, file: null });
-  try {
+  return withContext(opts, "discover", async (ctx) => {
+    ctx.log.configure({ syslog: false, file: null });
     const chap = loadChap(ctx);
     const deadline = new Deadline(Math.max(ctx.config.deadlineS, 60) * 1000);
     const rejected: RejectedTarget[] = [];
@@ -46,7 +46,5 @@ export async function discoverCommand(portalArgs: readonly string[], opts: Globa
       process.stdout.write(`${lines.join("\n")}\n`);
     }
     return targets.some((t) => t.lunError) ? EXIT.failed : EXIT.ok;
-  } finally {
-    await ctx.log.close();
-  }
+  });
 }

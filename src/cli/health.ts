@@ -1,13 +1,14 @@
-import { EXIT, oneLine, UserError } from "../core/errors";
+import { EXIT, FailedError, InputError, oneLine } from "../core/errors";
 import { describeLeg } from "../core/health";
 import type { AttachmentRecord } from "../core/records";
 import { formatSpec, LABEL_RE, parseSpec } from "../core/spec";
 import { heal } from "../engine/heal";
 import { mdEvent } from "../engine/md-event";
 import { monitor } from "../engine/monitor";
-import { healthOf } from "../engine/release";
+import { healthOf } from "../engine/arrays";
 import { Deadline, sleepMs } from "../host/clock";
-import { loadContext, localLeg, type Context, type GlobalOptions } from "./context";
+import { localLeg } from "../engine/context";
+import { withContext, type Context, type GlobalOptions } from "./context";
 
 async function findRecord(ctx: Context, what: string): Promise<AttachmentRecord> {
   const records = await ctx.host.store.attachments();
@@ -15,7 +16,7 @@ async function findRecord(ctx: Context, what: string): Promise<AttachmentRecord>
   if (byLabel) return byLabel;
   const spec = LABEL_RE.test(what) ? null : parseSpec(what);
   const r = spec ? records.find((x) => x.spec === formatSpec(spec)) : undefined;
-  if (!r) throw new UserError(`${what} is not attached (block-iscsimple status lists what is)`);
+  if (!r) throw new InputError(`${what} is not attached (block-iscsimple status lists what is)`);
   return r;
 }
 
@@ -30,8 +31,7 @@ function localFromTab(ctx: Context, label: string): string | null {
 
 /** `heal LABEL|SPEC [--wait]`: bring a failed leg back, report progress, optionally wait. */
 export async function healCommand(what: string, opts: GlobalOptions & { wait?: boolean }): Promise<number> {
-  const ctx = loadContext(opts, `heal ${what}`);
-  try {
+  return withContext(opts, `heal ${what}`, async (ctx) => {
     const r = await findRecord(ctx, what);
     const label = r.label as string;
     const res = await heal(ctx.host, r, localFromTab(ctx, label), ctx.config, new Deadline(ctx.config.deadlineS * 1000));
@@ -44,32 +44,27 @@ export async function healCommand(what: string, opts: GlobalOptions & { wait?: b
       if (!opts.wait || (h.iscsi.state !== "recovering" && h.local.state !== "recovering")) break;
       await sleepMs(2000);
       const now = await healthOf(ctx.host, (await ctx.host.store.getAttachment(r.id)) ?? r);
-      if (!now) throw new UserError(`the array of ${label} went away while healing`, EXIT.failed);
+      if (!now) throw new FailedError(`the array of ${label} went away while healing`);
       h = now.health;
     }
     if (h.iscsi.state === "in_sync" && (await ctx.host.guard.clear(label))) say(`${label}: the iSCSI leg is in sync: the direction guard is cleared`);
     if (h.warning) say(`WARNING: ${h.warning}`);
     return h.current === "both" || (opts.wait !== true && h.current !== "none") ? EXIT.ok : EXIT.failed;
-  } finally {
-    await ctx.log.close();
-  }
+  });
 }
 
 /** `monitor [--once]`: watch our arrays, heal them, until SIGTERM. */
 export async function monitorCommand(opts: GlobalOptions & { once?: boolean }): Promise<number> {
-  const ctx = loadContext(opts, "monitor");
   let stopping = false;
   const stop = (): void => {
     stopping = true;
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  try {
+  return withContext(opts, "monitor", async (ctx) => {
     await monitor(ctx.host, ctx.config, { once: opts.once ?? false, stop: () => stopping, localOf: (label) => localFromTab(ctx, label) });
     return EXIT.ok;
-  } finally {
-    await ctx.log.close();
-  }
+  });
 }
 
 const MD_PATH_RE = /^\/dev\/(?:md\/)?[A-Za-z0-9_-]{1,64}$/;
@@ -80,11 +75,8 @@ export async function mdEventCommand(event: string, mdPath: string, member: stri
     process.stderr.write(`block-iscsimple: md event ${event}: unexpected device '${oneLine(mdPath, 80)}'\n`);
     return EXIT.badInput;
   }
-  const ctx = loadContext({}, "md-event");
-  try {
+  return withContext({}, "md-event", async (ctx) => {
     await mdEvent(ctx.host, event, mdPath, member);
     return EXIT.ok;
-  } finally {
-    await ctx.log.close();
-  }
+  });
 }

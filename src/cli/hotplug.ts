@@ -1,6 +1,5 @@
-import { EXIT, errorMessage, oneLine, UserError } from "../core/errors";
+import { describeError, errorMessage, EXIT, FailedError, InputError, oneLine } from "../core/errors";
 import type { Owner } from "../core/records";
-import { attachmentId } from "../core/records";
 import { parseSpec } from "../core/spec";
 import { attach } from "../engine/attach";
 import { detach } from "../engine/detach";
@@ -8,14 +7,15 @@ import { makeHost } from "../engine/host";
 import { hotplugBudget, type Budget } from "../host/clock";
 import { DEFAULT_CONFIG } from "../core/config";
 import { Log } from "../host/log";
-import { chapOf, loadContext, localLegForAdd, warnMissing, type Context } from "./context";
+import { loadContext, type Context } from "../engine/context";
+import { requestFor } from "../engine/request";
 
 const BACKEND_RE = /^(?:\/local\/domain\/0\/)?(backend\/vbd\/(\d{1,5})\/(\d{1,10}))$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function parseBackend(xenbusPath: string): { backend: string; domid: number; devid: number } {
   const m = BACKEND_RE.exec(xenbusPath);
-  if (!m) throw new UserError(`XENBUS_PATH '${oneLine(xenbusPath, 100)}' is not backend/vbd/DOMID/DEVID`);
+  if (!m) throw new InputError(`XENBUS_PATH '${oneLine(xenbusPath, 100)}' is not backend/vbd/DOMID/DEVID`);
   return { backend: m[1] as string, domid: Number(m[2]), devid: Number(m[3]) };
 }
 
@@ -38,7 +38,7 @@ export async function hotplug(action: "add" | "remove", xenbusPath: string): Pro
         host.log.step("nothing to remove");
         return EXIT.ok;
       }
-      if (res.problems.length > 0) throw new Error(res.problems.join("; "));
+      if (res.problems.length > 0) throw new FailedError(res.problems.join("; "));
       host.log.step("removed");
       return EXIT.ok;
     }
@@ -47,18 +47,16 @@ export async function hotplug(action: "add" | "remove", xenbusPath: string): Pro
       return EXIT.ok;
     }
     const [params, mode] = (await host.xs.readMany([`${b.backend}/params`, `${b.backend}/mode`], deadline)) as [string, string];
-    if (!/^[rw]/.test(mode)) throw new UserError(`mode '${oneLine(mode, 20)}' is not r or w`);
+    if (!/^[rw]/.test(mode)) throw new InputError(`mode '${oneLine(mode, 20)}' is not r or w`);
     const vmPath = await host.xs.readOptional(`/local/domain/${b.domid}/vm`, deadline);
     const vm = vmPath?.replace(/^\/vm\//, "") ?? null;
     const spec = parseSpec(params);
-    const local = await localLegForAdd(ctx, spec);
-    warnMissing(ctx, spec, local);
     const owner: Owner = { kind: "xen", domid: b.domid, devid: b.devid, backend: b.backend, vm: vm !== null && UUID_RE.test(vm) ? vm : null };
-    const res = await attach(host, { id: attachmentId(owner, spec), spec, writable: mode.startsWith("w"), owner, local, config: ctx.config, ...chapOf(ctx, spec) }, budget);
+    const res = await attach(host, await requestFor(ctx, { spec, owner, writable: mode.startsWith("w") }, true), budget);
     host.log.step(res.again ? "already attached" : `connected ${res.devicePath} (${res.device})`);
     return EXIT.ok;
   } catch (err) {
-    const message = oneLine(errorMessage(err));
+    const { message } = describeError(err);
     if (ctx) ctx.log.error(`${action} failed: ${message}`);
     else process.stderr.write(`block-iscsimple: ${action} failed: ${message}\n`);
     if (action === "add" && backend !== null) {

@@ -1,30 +1,32 @@
 import { errorMessage, EXIT } from "../core/errors";
-import { stepCommands } from "../core/describe";
-import { planMirror, planTarget, validateRequest, type Step } from "../core/plan";
-import { attachmentId, type Owner } from "../core/records";
+import { validateRequest } from "../core/plan";
+import type { Owner } from "../core/records";
 import { parseSpec } from "../core/spec";
-import { observeMirror, observeTarget } from "../engine/attach";
+import { stepCommands, stepTitle } from "../core/steps";
+import { planMirrorNow, planTargetNow } from "../engine/attach";
+import { loadChap, loadContext, loadTab, type Context } from "../engine/context";
+import { requestFor } from "../engine/request";
 import { collectStatus, formatStale, formatStatus } from "../engine/status";
 import { tabClash } from "../engine/local-leg";
 import type { Host } from "../engine/host";
 import { blockFamily, stableId } from "../host/blockdev";
 import { describeIdentity, sameDisk } from "../core/local-leg";
-import { stepTitle } from "../engine/steps";
 import { Deadline } from "../host/clock";
 import { shown } from "../host/paths";
 import { describePath, statBlock } from "../host/sysfs";
 import { initiatorProblem } from "../core/initiator";
 import { readText } from "../host/sysfs";
-import { chapOf, loadChap, loadContext, loadTab, localLeg, type GlobalOptions } from "./context";
+import { withContext, type GlobalOptions } from "./context";
 
 /** `status [--json]`: every attachment, its session, array and legs. */
 export async function status(opts: GlobalOptions & { json?: boolean }): Promise<number> {
-  const ctx = loadContext({ ...opts }, "status");
-  ctx.log.configure({ syslog: false, file: null });
-  const list = await collectStatus(ctx.host);
-  const stale = await ctx.host.guard.list();
-  process.stdout.write(opts.json ? `${JSON.stringify({ attachments: list, stale }, null, 2)}\n` : formatStatus(list) + formatStale(stale));
-  return EXIT.ok;
+  return withContext(opts, "status", async (ctx) => {
+    ctx.log.configure({ syslog: false, file: null });
+    const list = await collectStatus(ctx.host);
+    const stale = await ctx.host.guard.list();
+    process.stdout.write(opts.json ? `${JSON.stringify({ attachments: list, stale }, null, 2)}\n` : formatStatus(list) + formatStale(stale));
+    return EXIT.ok;
+  });
 }
 
 /** `check [SPEC...]`: validates config, tab.conf and specs, and prints each plan. Changes nothing. */
@@ -35,13 +37,23 @@ export async function check(specs: readonly string[], opts: GlobalOptions): Prom
     bad += 1;
     out.push(`ERROR ${msg}`);
   };
-  let ctx;
+  let ctx: Context;
   try {
     ctx = loadContext(opts, "check");
   } catch (err) {
     process.stdout.write(`ERROR ${errorMessage(err)}\n`);
     return EXIT.badInput;
   }
+  try {
+    await checkWith(ctx, specs, out, problem);
+  } finally {
+    await ctx.log.close();
+  }
+  process.stdout.write(`${out.join("\n")}\n`);
+  return bad > 0 ? EXIT.badInput : EXIT.ok;
+}
+
+async function checkWith(ctx: Context, specs: readonly string[], out: string[], problem: (msg: string) => void): Promise<void> {
   ctx.log.configure({ syslog: false, file: null });
   const { paths, config } = ctx;
   out.push(`config ${shown(paths, ctx.configFile)}: ${ctx.warnings.length ? `${ctx.warnings.length} warning(s)` : "ok"}; deadline ${config.deadlineS} s, login ${config.loginTimeoutS} s x ${config.loginRetries + 1}, portals ${config.portals.join(" ") || "(none)"}`);
@@ -75,13 +87,12 @@ export async function check(specs: readonly string[], opts: GlobalOptions): Prom
   for (const text of specs) {
     try {
       const spec = parseSpec(text);
-      const local = localLeg(ctx, spec);
-      const req = { id: attachmentId(owner, spec), spec, writable: true, owner, local, config, ...chapOf(ctx, spec) };
+      // the same request and the same observe-and-plan as an add (nothing is locked or changed)
+      const req = await requestFor(ctx, { spec, owner, writable: true }, false);
       validateRequest(req);
       const deadline = new Deadline(config.deadlineS * 1000);
-      const steps: Step[] = [];
-      if (spec.iqn !== null) steps.push(...planTarget(req, await observeTarget(ctx.host, spec.iqn, spec.lun, deadline)));
-      steps.push(...planMirror(req, spec.label !== null ? await observeMirror(ctx.host, spec.label) : { records: [], foreignArray: null }));
+      const steps = [...(await planTargetNow(ctx.host, req, deadline)), ...(await planMirrorNow(ctx.host, req, null))];
+      const local = req.local;
       out.push(`plan for ${spec.text}:`);
       const names = {
         iscsiDev: spec.iqn !== null ? `<lun${spec.lun} of ${spec.iqn}>` : "",
@@ -97,9 +108,6 @@ export async function check(specs: readonly string[], opts: GlobalOptions): Prom
       problem(errorMessage(err));
     }
   }
-  process.stdout.write(`${out.join("\n")}\n`);
-  await ctx.log.close();
-  return bad > 0 ? EXIT.badInput : EXIT.ok;
 }
 
 /** Whether tab.conf's disk for LABEL is the one the label used (what the next add will say). */

@@ -1,4 +1,4 @@
-import { EXIT, UserError } from "../core/errors";
+import { EXIT, InputError, RefusedError } from "../core/errors";
 import { describeIdentity } from "../core/local-leg";
 import { LABEL_RE } from "../core/spec";
 import { lookupLabel } from "../core/tab";
@@ -6,10 +6,11 @@ import { checkLocal, recordLocal } from "../engine/local-leg";
 import { Deadline } from "../host/clock";
 import { diskLockName } from "../host/locks";
 import { shown } from "../host/paths";
-import { loadContext, loadTab, type GlobalOptions } from "./context";
+import { loadTab } from "../engine/context";
+import { withContext, type GlobalOptions } from "./context";
 
 function checkLabel(label: string): void {
-  if (!LABEL_RE.test(label)) throw new UserError(`bad label '${label}': only A-Z a-z 0-9 _ - (1 to 64 characters)`);
+  if (!LABEL_RE.test(label)) throw new InputError(`bad label '${label}': only A-Z a-z 0-9 _ - (1 to 64 characters)`);
 }
 
 /**
@@ -18,16 +19,15 @@ function checkLabel(label: string): void {
  */
 export async function acceptLocal(label: string, opts: GlobalOptions): Promise<number> {
   checkLabel(label);
-  const ctx = loadContext(opts, `accept-local ${label}`);
-  try {
+  return withContext(opts, `accept-local ${label}`, async (ctx) => {
     const entry = lookupLabel(loadTab(ctx), label, shown(ctx.paths, ctx.tabFile));
-    if (entry.device === null) throw new UserError(`label '${label}' has no local leg in ${shown(ctx.paths, ctx.tabFile)} (MISSING): nothing to accept`);
+    if (entry.device === null) throw new InputError(`label '${label}' has no local leg in ${shown(ctx.paths, ctx.tabFile)} (MISSING): nothing to accept`);
     const host = ctx.host;
     await host.store.ensure();
     const deadline = new Deadline(ctx.config.deadlineS * 1000);
     return await host.locks.with(diskLockName({ iqn: null, lun: 0, label }), deadline, async () => {
       const attached = (await host.store.attachments()).find((r) => r.label === label);
-      if (attached) throw new UserError(`label '${label}' is attached now (${attached.spec}); accept a new local disk while it is not`, EXIT.refused);
+      if (attached) throw new RefusedError(`label '${label}' is attached now (${attached.spec}); accept a new local disk while it is not`);
       const checked = await checkLocal(host, { label, path: ctx.paths.root + entry.device, id: "", owner: { kind: "manual" } }, deadline, true);
       await recordLocal(host, label, checked, true);
       process.stdout.write(
@@ -35,9 +35,7 @@ export async function acceptLocal(label: string, opts: GlobalOptions): Promise<n
       );
       return EXIT.ok;
     });
-  } finally {
-    await ctx.log.close();
-  }
+  });
 }
 
 /**
@@ -48,9 +46,8 @@ export async function acceptLocal(label: string, opts: GlobalOptions): Promise<n
 export async function resolve(label: string, opts: GlobalOptions & { preferLocal?: boolean; preferIscsi?: boolean; forget?: boolean }): Promise<number> {
   checkLabel(label);
   const chosen = [opts.preferLocal, opts.preferIscsi, opts.forget].filter(Boolean).length;
-  if (chosen !== 1) throw new UserError("resolve needs exactly one of --prefer-local, --prefer-iscsi, --forget");
-  const ctx = loadContext(opts, `resolve ${label}`);
-  try {
+  if (chosen !== 1) throw new InputError("resolve needs exactly one of --prefer-local, --prefer-iscsi, --forget");
+  return withContext(opts, `resolve ${label}`, async (ctx) => {
     const host = ctx.host;
     await host.store.ensure();
     return await host.locks.with(diskLockName({ iqn: null, lun: 0, label }), new Deadline(ctx.config.deadlineS * 1000), async () => {
@@ -65,7 +62,7 @@ export async function resolve(label: string, opts: GlobalOptions & { preferLocal
         process.stdout.write(`${label}: the direction guard is removed; the next add copies the iSCSI LUN over the local leg\n`);
         return EXIT.ok;
       }
-      if (g.broken !== undefined) throw new UserError(`${label}: the guard file cannot be read (${g.broken}); check the disks, then use --forget`, EXIT.refused);
+      if (g.broken !== undefined) throw new RefusedError(`${label}: the guard file cannot be read (${g.broken}); check the disks, then use --forget`);
       const decision = opts.preferLocal ? "prefer-local" : "prefer-iscsi";
       await host.guard.put({ ...g, decision });
       host.log.step(`${label}: the administrator chose ${decision} for the next add`);
@@ -76,7 +73,5 @@ export async function resolve(label: string, opts: GlobalOptions & { preferLocal
       );
       return EXIT.ok;
     });
-  } finally {
-    await ctx.log.close();
-  }
+  });
 }

@@ -1,5 +1,5 @@
 import { copyFileSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { EXIT, UserError } from "../core/errors";
+import { EXIT, InputError } from "../core/errors";
 import { convertConfigText, convertLine } from "../core/xl-disk";
 
 /** `xl-disk LINE` prints the xl spelling; `xl-disk --in-place FILE` rewrites a domU config (FILE.bak kept). */
@@ -10,13 +10,13 @@ export function xlDisk(line: string | undefined, opts: { inPlace?: string }): nu
     try {
       text = readFileSync(file, "utf8");
     } catch (err) {
-      throw new UserError(`${file}: cannot be read: ${(err as Error).message}`);
+      throw new InputError(`${file}: cannot be read: ${(err as Error).message}`);
     }
     let result;
     try {
       result = convertConfigText(text);
     } catch (err) {
-      throw new UserError(`${file}: ${(err as Error).message}`);
+      throw new InputError(`${file}: ${(err as Error).message}`);
     }
     if (result.changed === 0) {
       process.stdout.write(`${file}: no 'iscsimple:' disk entry, nothing changed\n`);
@@ -29,7 +29,7 @@ export function xlDisk(line: string | undefined, opts: { inPlace?: string }): nu
     process.stdout.write(`${file}: converted ${result.changed} disk entr${result.changed === 1 ? "y" : "ies"} (original kept as ${file}.bak)\n`);
     return EXIT.ok;
   }
-  if (line === undefined) throw new UserError("xl-disk needs a disk entry or --in-place FILE");
+  if (line === undefined) throw new InputError("xl-disk needs a disk entry or --in-place FILE");
   process.stdout.write(`'${convertLine(line)}'\n`);
   return EXIT.ok;
 }

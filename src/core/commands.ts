@@ -8,6 +8,11 @@ export type Argv = readonly [string, ...string[]];
 export const iscsiadm = {
   nodes: (): Argv => ["iscsiadm", "-m", "node"],
   discover: (portal: string): Argv => ["iscsiadm", "-m", "discovery", "-t", "sendtargets", "-p", portal],
+  /** sendtargets that leaves no node record (discover's listing). */
+  discoverOnly: (portal: string): Argv => ["iscsiadm", "-m", "discovery", "-t", "sendtargets", "-p", portal, "-o", "nonpersistent"],
+  /** A node record for one portal of a target (discover --luns, when the target has none). */
+  newNode: (iqn: string, portal: string): Argv => ["iscsiadm", "-m", "node", "-o", "new", "-T", iqn, "-p", portal],
+  deleteNode: (iqn: string): Argv => ["iscsiadm", "-m", "node", "-o", "delete", "-T", iqn],
   setNode: (iqn: string, name: string, value: string): Argv => ["iscsiadm", "-m", "node", "-T", iqn, "-o", "update", "-n", name, "-v", value],
   login: (iqn: string): Argv => ["iscsiadm", "-m", "node", "-T", iqn, "--login"],
   logout: (iqn: string): Argv => ["iscsiadm", "-m", "node", "-T", iqn, "--logout"],
@@ -69,6 +74,11 @@ export const xenstore = {
   read: (...paths: string[]): Argv => ["xenstore-read", ...paths],
   exists: (path: string): Argv => ["xenstore-exists", path],
   write: (pairs: readonly (readonly [string, string])[]): Argv => ["xenstore-write", ...pairs.flat()],
+};
+
+export const logger = {
+  /** Syslog lines from stdin, tagged with the program's name and pid. */
+  syslog: (pid: number): Argv => ["logger", "-t", "block-iscsimple", `--id=${pid}`, "-p", "daemon.info"],
 };
 
 /** Words for iscsiadm's exit codes (open-iscsi include/iscsi_err.h). */

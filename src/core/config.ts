@@ -1,5 +1,5 @@
 import { parseIniFile } from "./ini-file";
-import { UserError } from "./errors";
+import { InputError } from "./errors";
 import type { StalePolicy } from "./health";
 import { formatPortal, parsePortal } from "./portal";
 
@@ -149,14 +149,14 @@ export function parseConfig(text: string, file: string): ParsedConfig {
         continue;
       }
       const fail = (why: string): never => {
-        throw new UserError(`${file}:${line}: [${section}] ${key}: ${why}`);
+        throw new InputError(`${file}:${line}: [${section}] ${key}: ${why}`);
       };
       if (value === "") fail("needs a value");
       setter(value, fail, out);
     }
   }
   if (out.syncSpeedMin !== null && out.syncSpeedMax !== null && out.syncSpeedMin > out.syncSpeedMax) {
-    throw new UserError(`${file}: [md] sync-speed-min (${out.syncSpeedMin}) is above sync-speed-max (${out.syncSpeedMax})`);
+    throw new InputError(`${file}: [md] sync-speed-min (${out.syncSpeedMin}) is above sync-speed-max (${out.syncSpeedMax})`);
   }
   const worstLogin = out.loginTimeoutS * (out.loginRetries + 1);
   if (worstLogin >= out.deadlineS) {

@@ -9,21 +9,58 @@ export const EXIT = {
   refused: 3,
 } as const;
 
-/** An error whose message is meant for the administrator, one line, naming the bad value. */
-export class UserError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode: number = EXIT.badInput) {
-    super(message);
-    this.name = "UserError";
-    this.exitCode = exitCode;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/**
+ * The one error family of the program: the exit code is part of the type, and an error that wraps
+ * another keeps it as its `cause` (Error's own), so that nothing is flattened on the way up.
+ * `describeError` is the one place that turns any error into a message and an exit code.
+ */
+export abstract class ProgramError extends Error {
+  abstract readonly exitCode: ExitCode;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
   }
 }
 
-export class RefusedError extends UserError {
-  constructor(message: string) {
-    super(message, EXIT.refused);
-    this.name = "RefusedError";
+/** Bad input (a spec, tab.conf, a config file, the command line): one line naming the bad part. */
+export class InputError extends ProgramError {
+  readonly exitCode = EXIT.badInput;
+}
+
+/** A safety rule says no (the disk is in use, the guard is set...). Nothing was changed. */
+export class RefusedError extends ProgramError {
+  readonly exitCode = EXIT.refused;
+}
+
+/** An operation on the host failed. */
+export class FailedError extends ProgramError {
+  readonly exitCode = EXIT.failed;
+}
+
+/** A broken promise inside the program itself (a bug): the message starts with "internal:". */
+export class InternalError extends ProgramError {
+  readonly exitCode = EXIT.failed;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(`internal: ${message}`, options);
   }
+}
+
+/**
+ * A step of an add failed, after the rollback. The message names the step and says why; the exit
+ * code is the cause's (a refusal stays a refusal), the cause is kept.
+ */
+export class StepFailed extends ProgramError {
+  readonly exitCode: ExitCode;
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.exitCode = exitCodeOf(cause);
+  }
+}
+
+export function exitCodeOf(err: unknown): ExitCode {
+  return err instanceof ProgramError ? err.exitCode : EXIT.failed;
 }
 
 /** One line, no control characters: safe for xenstore, syslog and a terminal. */
@@ -34,4 +71,9 @@ export function oneLine(text: string, max = 400): string {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The one place an error becomes what the administrator sees: one line, and the exit code. */
+export function describeError(err: unknown): { readonly message: string; readonly exitCode: ExitCode } {
+  return { message: oneLine(errorMessage(err)), exitCode: exitCodeOf(err) };
 }

@@ -1,4 +1,4 @@
-import { UserError } from "./errors";
+import { InputError } from "./errors";
 
 /**
  * A strict reader for our two ini files (the config and the CHAP credentials). The `ini` package
@@ -35,21 +35,21 @@ export function parseIniFile(text: string, file: string): IniSection[] {
     if (content === "" || content.startsWith("#") || content.startsWith(";")) return;
     if (content.startsWith("[")) {
       const m = /^\[([^\][]+)\]$/.exec(content);
-      if (!m) throw new UserError(`${where}: a section line is [NAME], nothing after it`);
+      if (!m) throw new InputError(`${where}: a section line is [NAME], nothing after it`);
       const name = (m[1] as string).trim();
       const before = seen.get(name);
-      if (before !== undefined) throw new UserError(`${where}: section [${safeName(name)}] is already defined on line ${before}`);
+      if (before !== undefined) throw new InputError(`${where}: section [${safeName(name)}] is already defined on line ${before}`);
       seen.set(name, line);
       sections.push({ name, line, entries: [] });
       return;
     }
     const eq = content.indexOf("=");
-    if (eq < 0) throw new UserError(`${where}: expected 'key = value' or [section]`);
+    if (eq < 0) throw new InputError(`${where}: expected 'key = value' or [section]`);
     const key = content.slice(0, eq).trim();
-    if (!KEY_RE.test(key)) throw new UserError(`${where}: '${safeName(key)}' is not a key (letters, digits, _ . -)`);
+    if (!KEY_RE.test(key)) throw new InputError(`${where}: '${safeName(key)}' is not a key (letters, digits, _ . -)`);
     const current = sections[sections.length - 1] as (typeof sections)[number];
     const dup = current.entries.find((e) => e.key === key);
-    if (dup) throw new UserError(`${where}: key '${key}' is already set on line ${dup.line}${current.name !== null ? ` in [${safeName(current.name)}]` : ""}`);
+    if (dup) throw new InputError(`${where}: key '${key}' is already set on line ${dup.line}${current.name !== null ? ` in [${safeName(current.name)}]` : ""}`);
     current.entries.push({ key, value: content.slice(eq + 1).trim(), line });
   });
   return sections.filter((s) => s.name !== null || s.entries.length > 0);

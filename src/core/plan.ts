@@ -1,6 +1,6 @@
 import type { Config } from "./config";
 import type { Chap } from "./chap";
-import { RefusedError, UserError } from "./errors";
+import { InputError, InternalError, RefusedError } from "./errors";
 import { guardMismatch, mismatchRefusal, staleRefusal, type NamedDisks, type StalePolicy, type StaleRecord } from "./health";
 import type { AttachmentRecord, Owner } from "./records";
 import { checkSharing } from "./sharing";
@@ -44,18 +44,6 @@ export type Undo =
   | { readonly kind: "release-target"; readonly iqn: string }
   | { readonly kind: "stop-array"; readonly label: string };
 
-export function undoOf(step: Step): Undo | null {
-  switch (step.kind) {
-    case "claim-target":
-      return { kind: "release-target", iqn: step.iqn };
-    case "md-build":
-    case "join-array":
-      return { kind: "stop-array", label: step.label };
-    default:
-      return null;
-  }
-}
-
 /** What the engine observed on the host, under the target lock. */
 export interface TargetView {
   /** Portals of the node records of this target. */
@@ -93,13 +81,25 @@ export const NODE_SETTINGS = {
   replacementTimeout: "node.session.timeo.replacement_timeout",
 } as const;
 
+/**
+ * The node settings written before every login (add, heal, discover --luns): open-iscsi's defaults
+ * (15 s x 8 logins, 120 s replacement) would outlast libxl's 40 s.
+ */
+export function loginSettings(config: Config): readonly (readonly [string, string])[] {
+  return [
+    [NODE_SETTINGS.loginTimeout, String(config.loginTimeoutS)],
+    [NODE_SETTINGS.loginRetries, String(config.loginRetries)],
+    [NODE_SETTINGS.replacementTimeout, String(config.replacementTimeoutS)],
+  ];
+}
+
 /** Checks the request itself (before any lock or observation). */
 export function validateRequest(req: Request): void {
   if (req.spec.label !== null && req.local === undefined) {
-    throw new Error(`internal: label ${req.spec.label} was not looked up`);
+    throw new InternalError(`label ${req.spec.label} was not looked up`);
   }
   if (req.spec.iqn === null && req.local === null) {
-    throw new UserError(`spec ${req.spec.text}: both legs are MISSING (no iSCSI target and no local device for label '${req.spec.label}')`);
+    throw new InputError(`spec ${req.spec.text}: both legs are MISSING (no iSCSI target and no local device for label '${req.spec.label}')`);
   }
 }
 
@@ -113,15 +113,11 @@ export function planTarget(req: Request, view: TargetView): Step[] {
   if (!loggedIn) {
     if (view.nodePortals.length === 0) {
       if (req.config.portals.length === 0) {
-        throw new UserError(`no iSCSI node record for ${iqn} and no discovery portals in the config ([iscsi] portals)`);
+        throw new InputError(`no iSCSI node record for ${iqn} and no discovery portals in the config ([iscsi] portals)`);
       }
       steps.push({ kind: "discover", iqn, portals: req.config.portals, chap: req.discoveryChap ?? null });
     }
-    steps.push(
-      { kind: "set-node", iqn, name: NODE_SETTINGS.loginTimeout, value: String(req.config.loginTimeoutS) },
-      { kind: "set-node", iqn, name: NODE_SETTINGS.loginRetries, value: String(req.config.loginRetries) },
-      { kind: "set-node", iqn, name: NODE_SETTINGS.replacementTimeout, value: String(req.config.replacementTimeoutS) },
-    );
+    for (const [name, value] of loginSettings(req.config)) steps.push({ kind: "set-node", iqn, name, value });
     if (req.chap) steps.push({ kind: "set-chap", iqn, chap: req.chap, onlyTo: req.chapIsDefault ? req.config.portals : null });
   }
   steps.push({ kind: "claim-target", iqn, login: !loggedIn });
@@ -143,7 +139,7 @@ export interface MirrorView {
   /** The label's local leg is recorded as the only current copy. */
   readonly stale?: StaleRecord | null;
   /** The disks this add names (compared with the guard's). */
-  readonly disks?: NamedDisks;
+  readonly disks?: NamedDisks | null;
 }
 
 /**
@@ -176,7 +172,7 @@ export function planMirror(req: Request, view: MirrorView): Step[] {
     return [{ kind: "join-array", label: spec.label, from: verdict.joinArrayOf.id }, { kind: "publish" }];
   }
   if (view.foreignArray !== null) {
-    throw new UserError(`/dev/md/${spec.label} already exists (${view.foreignArray}) and was not built by block-iscsimple; refusing to touch it`, 3);
+    throw new RefusedError(`/dev/md/${spec.label} already exists (${view.foreignArray}) and was not built by block-iscsimple; refusing to touch it`);
   }
   const steps: Step[] = [];
   const local = req.local ?? null;

@@ -48,6 +48,10 @@ export interface DevRef {
   readonly minor: number;
 }
 
+export function devRef(path: string, name: string, dev: { major: number; minor: number }): DevRef {
+  return { path, name, major: dev.major, minor: dev.minor };
+}
+
 /** One per target we hold: whether our program logged in (and so may log out). */
 export interface TargetRecord {
   readonly iqn: string;

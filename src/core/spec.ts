@@ -1,4 +1,4 @@
-import { UserError } from "./errors";
+import { InputError } from "./errors";
 import { iscsiNameProblem } from "./iqn";
 
 /** A parsed target spec: `[iscsimple:][lunN@]IQN[+LABEL]`. */
@@ -33,7 +33,7 @@ export function labelProblem(label: string): string | null {
 export function parseSpec(input: string): TargetSpec {
   const show = JSON.stringify(input.length > 80 ? `${input.slice(0, 80)}…` : input);
   const fail = (why: string): never => {
-    throw new UserError(`bad target spec ${show}: ${why}`);
+    throw new InputError(`bad target spec ${show}: ${why}`);
   };
   if (input.length > MAX_SPEC) fail(`longer than ${MAX_SPEC} characters`);
   let text = input.trim();

@@ -1,4 +1,4 @@
-import { UserError } from "./errors";
+import { InputError } from "./errors";
 import { isMissing, labelProblem } from "./spec";
 
 /** One mirror: the local leg of LABEL, or null when the device begins with MISSING. */
@@ -36,19 +36,19 @@ export function parseTab(text: string, file: string): Tab {
     if (content === "") return;
     const fields = content.split(/\s+/);
     if (fields.length !== 2) {
-      throw new UserError(`${where}: expected 'LABEL DEVICE', found ${fields.length} field${fields.length === 1 ? "" : "s"}`);
+      throw new InputError(`${where}: expected 'LABEL DEVICE', found ${fields.length} field${fields.length === 1 ? "" : "s"}`);
     }
     const [label, device] = fields as [string, string];
     const why = labelProblem(label);
-    if (why) throw new UserError(`${where}: label '${label}': ${why}`);
+    if (why) throw new InputError(`${where}: label '${label}': ${why}`);
     const previous = tab.get(label);
-    if (previous) throw new UserError(`${where}: label '${label}' is already defined on line ${previous.line}`);
+    if (previous) throw new InputError(`${where}: label '${label}' is already defined on line ${previous.line}`);
     if (isMissing(device)) {
       tab.set(label, { label, device: null, line });
       return;
     }
     const devWhy = devicePathProblem(device);
-    if (devWhy) throw new UserError(`${where}: device '${device}': ${devWhy}`);
+    if (devWhy) throw new InputError(`${where}: device '${device}': ${devWhy}`);
     tab.set(label, { label, device, line });
   });
   return tab;
@@ -56,6 +56,6 @@ export function parseTab(text: string, file: string): Tab {
 
 export function lookupLabel(tab: Tab, label: string, file: string): TabEntry {
   const entry = tab.get(label);
-  if (!entry) throw new UserError(`label '${label}' is not defined in ${file}`);
+  if (!entry) throw new InputError(`label '${label}' is not defined in ${file}`);
   return entry;
 }

@@ -1,4 +1,4 @@
-import { UserError } from "./errors";
+import { InputError } from "./errors";
 import { LEGACY_PREFIX, parseSpec } from "./spec";
 
 /**
@@ -8,16 +8,16 @@ import { LEGACY_PREFIX, parseSpec } from "./spec";
 export function convertDiskEntry(entry: string): string {
   const parts = entry.split(",").map((p) => p.trim());
   if (parts.length < 2 || parts.length > 3) {
-    throw new UserError(`disk entry '${entry}': expected 'iscsimple:SPEC,VDEV[,MODE]'`);
+    throw new InputError(`disk entry '${entry}': expected 'iscsimple:SPEC,VDEV[,MODE]'`);
   }
   const [target, vdev, mode = "w"] = parts as [string, string, string?];
-  if (!target.startsWith(LEGACY_PREFIX)) throw new UserError(`disk entry '${entry}': does not start with '${LEGACY_PREFIX}'`);
+  if (!target.startsWith(LEGACY_PREFIX)) throw new InputError(`disk entry '${entry}': does not start with '${LEGACY_PREFIX}'`);
   const spec = parseSpec(target);
   if (!/^(?:(?:xvd|hd|sd)[a-z]+\d*|\d+)(?::(?:disk|cdrom))?$/.test(vdev)) {
-    throw new UserError(`disk entry '${entry}': '${vdev}' is not a virtual device name such as xvda2`);
+    throw new InputError(`disk entry '${entry}': '${vdev}' is not a virtual device name such as xvda2`);
   }
   const access = ({ w: "rw", rw: "rw", r: "ro", ro: "ro" } as Record<string, string>)[mode];
-  if (!access) throw new UserError(`disk entry '${entry}': mode '${mode}' is not r or w`);
+  if (!access) throw new InputError(`disk entry '${entry}': mode '${mode}' is not r or w`);
   const [vd, devtype] = vdev.split(":");
   const kind = devtype === "cdrom" ? ",devtype=cdrom" : "";
   return `vdev=${vd},access=${access}${kind},script=block-iscsimple,target=${spec.text}`;

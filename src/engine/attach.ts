@@ -1,5 +1,6 @@
-import { errorMessage, EXIT, UserError } from "../core/errors";
-import { judgeGuard, planMirror, planTarget, undoOf, validateRequest, type Request, type Step, type TargetView, type MirrorView, type Undo } from "../core/plan";
+import { errorMessage, InputError, InternalError, RefusedError, StepFailed } from "../core/errors";
+import { judgeGuard, planMirror, planTarget, validateRequest, type Request, type Step, type TargetView, type MirrorView, type Undo } from "../core/plan";
+import { stepTitle, undoOf } from "../core/steps";
 import type { AttachmentRecord } from "../core/records";
 import { formatSpec } from "../core/spec";
 import type { Budget, Deadline } from "../host/clock";
@@ -12,25 +13,16 @@ import { shown } from "../host/paths";
 import { describePath, statBlock } from "../host/sysfs";
 import type { Host } from "./host";
 import { Journal } from "./journal";
-import { findOurArray, runUndo } from "./release";
-import { runStep, stepTitle, type Found, type StepContext } from "./steps";
+import { findOurArray } from "./arrays";
+import type { StepContext } from "./step-context";
+import { runStep } from "./steps";
+import { runUndo } from "./undo";
 
 export interface AttachResult {
   readonly device: string;
   readonly devicePath: string;
   readonly record: AttachmentRecord;
   readonly again: boolean;
-}
-
-/** A failed step, after the rollback: the message names the step and says why. */
-export class StepFailed extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-    this.name = "StepFailed";
-  }
 }
 
 export async function observeTarget(host: Host, iqn: string, lun: number, deadline: Deadline): Promise<TargetView> {
@@ -55,6 +47,18 @@ export async function observeMirror(host: Host, label: string): Promise<MirrorVi
     }
   }
   return { records, foreignArray, stale: await host.guard.get(label) };
+}
+
+/** Observes the target (under its lock, for an add) and plans the iSCSI half: add and check share it. */
+export async function planTargetNow(host: Host, req: Request, deadline: Deadline): Promise<Step[]> {
+  const iqn = req.spec.iqn;
+  return iqn === null ? [] : planTarget(req, await observeTarget(host, iqn, req.spec.lun, deadline));
+}
+
+/** Observes the label (under its lock, for an add) and plans the md half: add and check share it. */
+export async function planMirrorNow(host: Host, req: Request, disks: NamedDisks | null): Promise<Step[]> {
+  if (req.spec.label === null) return planMirror(req, { records: [], foreignArray: null });
+  return planMirror(req, { ...(await observeMirror(host, req.spec.label)), disks });
 }
 
 function initialRecord(req: Request, pidStart: string | null): AttachmentRecord {
@@ -84,7 +88,7 @@ function initialRecord(req: Request, pidStart: string | null): AttachmentRecord 
 async function preflight(host: Host, req: Request): Promise<void> {
   validateRequest(req);
   if (typeof req.local === "string" && (await statBlock(req.local)) === null) {
-    throw new UserError(`label '${req.spec.label}': local leg ${shown(host.paths, req.local)} is ${await describePath(req.local)}, not a block device`);
+    throw new InputError(`label '${req.spec.label}': local leg ${shown(host.paths, req.local)} is ${await describePath(req.local)}, not a block device`);
   }
 }
 
@@ -117,14 +121,13 @@ export async function attach(host: Host, req: Request, budget: Budget): Promise<
       if (existing.device !== null && existing.devicePath !== null && existing.spec === formatSpec(req.spec)) {
         return { device: existing.device, devicePath: existing.devicePath, record: existing, again: true };
       }
-      throw new UserError(`an earlier add of ${req.id} (${existing.spec}) did not finish; run remove first`, EXIT.refused);
+      throw new RefusedError(`an earlier add of ${req.id} (${existing.spec}) did not finish; run remove first`);
     }
     const localDisk = await checkMirrorEarly(host, req, deadline);
     const journal = new Journal(host.store, initialRecord(req, await processStart(host.paths.proc, "self")));
     await journal.update({});
     host.run.watcher = journal;
-    const found: Found = { iscsi: null, local: null, md: null, device: null, devicePath: null };
-    const ctx: StepContext = { host, journal, owner: req.owner, deadline, found, id: req.id, label: req.spec.label, confirmedLocal: req.newLocalDisk === true, localOverwritten: req.spec.iqn !== null };
+    const ctx: StepContext = { host, journal, owner: req.owner, deadline, id: req.id, label: req.spec.label, confirmedLocal: req.newLocalDisk === true, localOverwritten: req.spec.iqn !== null };
     const undos: Undo[] = [];
     const held: Lock[] = [diskLock];
     let current: Step | null = null;
@@ -146,25 +149,23 @@ export async function attach(host: Host, req: Request, budget: Budget): Promise<
         await host.locks.with(targetLockName(iqn), deadline, async (targetLock) => {
           held.push(targetLock);
           try {
-            await run(planTarget(req, await observeTarget(host, iqn, req.spec.lun, deadline)));
+            await run(await planTargetNow(host, req, deadline));
           } finally {
             held.pop();
           }
         });
       }
-      if (req.spec.label !== null) {
-        const r = journal.record;
-        const disks = { iqn: req.spec.iqn, lun: req.spec.lun, wwid: r.iscsiWwid ?? null, local: localDisk };
-        await run(planMirror(req, { ...(await observeMirror(host, req.spec.label)), disks }));
-      } else await run(planMirror(req, { records: [], foreignArray: null }));
+      await run(await planMirrorNow(host, req, { iqn: req.spec.iqn, lun: req.spec.lun, wwid: journal.record.iscsiWwid ?? null, local: localDisk }));
       for (const l of held) await l.check();
-      host.log.step(`attached ${journal.record.spec} as ${found.devicePath} (${found.device})`);
+      const { device, devicePath } = journal.record;
+      if (device === null || devicePath === null) throw new InternalError("the plan ended without publishing a device");
+      host.log.step(`attached ${journal.record.spec} as ${devicePath} (${device})`);
       if (req.spec.label !== null && req.spec.iqn !== null && !(await monitorRunning(host))) {
         host.log.step("warning: block-iscsimple monitor is not running: if md fails the iSCSI leg, it is recorded only when the array stops (systemctl enable --now block-iscsimple-monitor)");
       }
       host.log.step(host.run.timings.summary());
       await journal.settle();
-      return { device: found.device as string, devicePath: found.devicePath as string, record: journal.record, again: false };
+      return { device, devicePath, record: journal.record, again: false };
     } catch (err) {
       const failed: Step | null = current;
       const why = errorMessage(err);
@@ -184,8 +185,7 @@ export async function attach(host: Host, req: Request, budget: Budget): Promise<
       host.run.watcher = null;
       await journal.settle();
       if (leftovers.length === 0) await host.store.deleteAttachment(req.id);
-      const code = err instanceof UserError ? err.exitCode : EXIT.failed;
-      throw new StepFailed(leftovers.length ? `${what} (and the rollback failed: ${leftovers.join("; ")})` : what, code);
+      throw new StepFailed(leftovers.length ? `${what} (and the rollback failed: ${leftovers.join("; ")})` : what, err);
     }
   });
 }

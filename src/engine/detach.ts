@@ -5,7 +5,8 @@ import type { Deadline } from "../host/clock";
 import { diskLockName, processStart } from "../host/locks";
 import type { Host } from "./host";
 import { Journal } from "./journal";
-import { killOrphans, runUndo } from "./release";
+import { killOrphans } from "./orphans";
+import { runUndo } from "./undo";
 
 export interface DetachResult {
   readonly done: string[];

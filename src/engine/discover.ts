@@ -1,12 +1,12 @@
 import { chapFor, chapIsDefault, chapSettings, untrustedForDefault, type ChapTable } from "../core/chap";
 import { iscsiadm, parseNodeList } from "../core/commands";
-import { NODE_SETTINGS } from "../core/plan";
+import { loginSettings } from "../core/plan";
 import type { Config } from "../core/config";
 import { sleepMs, type Deadline } from "../host/clock";
 import { shown } from "../host/paths";
 import { join, listDir, readText } from "../host/sysfs";
 import type { Host } from "./host";
-import { flushMaps } from "./release";
+import { flushMaps } from "./multipath";
 import { targetLockName } from "../host/locks";
 import { iscsiNameProblem } from "../core/iqn";
 import { parsePortal } from "../core/portal";
@@ -51,7 +51,7 @@ export async function discoverTargets(host: Host, portals: readonly string[], ch
   for (const portal of portals) {
     const out = chap.discovery
       ? await host.iscsi.discover(portal, deadline, chap.discovery)
-      : (await host.run.run([...iscsiadm.discover(portal), "-o", "nonpersistent"], deadline)).stdout;
+      : (await host.run.run(iscsiadm.discoverOnly(portal), deadline)).stdout;
     for (const { portal: p, iqn } of parseNodeList(out)) {
       const why = iscsiNameProblem(iqn) ?? (typeof parsePortal(p) === "string" ? `portal ${escapeShown(p, 80)}: ${parsePortal(p) as string}` : null);
       if (why) {
@@ -84,15 +84,14 @@ async function listLunsLocked(host: Host, t: DiscoveredTarget, config: Config, c
   try {
     if (had.length === 0) {
       if ((await host.iscsi.nodePortals(t.iqn, deadline)).length === 0) {
-        for (const p of t.portals) await host.run.run(["iscsiadm", "-m", "node", "-o", "new", "-T", t.iqn, "-p", p], deadline);
+        for (const p of t.portals) await host.run.run(iscsiadm.newNode(t.iqn, p), deadline);
         created = true;
       }
       // [default] credentials only to portals the administrator named on the command line
       const untrusted = chapIsDefault(chap, t.iqn) ? untrustedForDefault(t.portals, trusted) : [];
       if (untrusted.length > 0) host.log.warn(`the [default] CHAP credentials are not offered to ${t.iqn} at ${untrusted.join(", ")}: not a portal named on the command line`);
       const c = untrusted.length > 0 ? null : chapFor(chap, t.iqn);
-      await host.iscsi.setNode(t.iqn, NODE_SETTINGS.loginTimeout, String(config.loginTimeoutS), deadline);
-      await host.iscsi.setNode(t.iqn, NODE_SETTINGS.loginRetries, String(config.loginRetries), deadline);
+      for (const [name, value] of loginSettings(config)) await host.iscsi.setNode(t.iqn, name, value, deadline);
       // secrets into the node records' files, never on a command line
       if (c) await host.iscsiDb.setNode(t.iqn, chapSettings("node.session.auth", c), deadline);
       await host.iscsi.login(t.iqn, deadline);
@@ -112,7 +111,7 @@ async function listLunsLocked(host: Host, t: DiscoveredTarget, config: Config, c
       await flushMaps(host, t.iqn, deadline).catch(() => undefined);
       await host.iscsi.logout(t.iqn, deadline).catch(() => undefined);
     }
-    if (created) await host.run.run(["iscsiadm", "-m", "node", "-o", "delete", "-T", t.iqn], deadline, [0, 21]).catch(() => undefined);
+    if (created) await host.run.run(iscsiadm.deleteNode(t.iqn), deadline, [0, 21]).catch(() => undefined);
   }
 }
 

@@ -1,4 +1,4 @@
-import { errorMessage } from "../core/errors";
+import { errorMessage, InternalError } from "../core/errors";
 import type { StaleRecord } from "../core/health";
 import { Deadline } from "../host/clock";
 import { diskLockName } from "../host/locks";
@@ -7,7 +7,7 @@ import type { Host } from "./host";
 
 /** The direction guard of an attachment's label: the disks it is about, and why. */
 export function guardFor(r: AttachmentRecord, reason: string): Omit<StaleRecord, "since"> {
-  if (r.label === null) throw new Error(`internal: ${r.spec} has no label to guard`);
+  if (r.label === null) throw new InternalError(`${r.spec} has no label to guard`);
   return { label: r.label, spec: r.spec, reason, iqn: r.iqn, lun: r.lun, wwid: r.iscsiWwid ?? null, local: r.localId ?? null };
 }
 

@@ -1,5 +1,5 @@
-import { EXIT, UserError } from "../core/errors";
-import { NODE_SETTINGS } from "../core/plan";
+import { FailedError, InputError } from "../core/errors";
+import { loginSettings } from "../core/plan";
 import type { Config } from "../core/config";
 import type { Health } from "../core/health";
 import type { AttachmentRecord } from "../core/records";
@@ -11,7 +11,8 @@ import type { Host } from "./host";
 import { markGuard } from "./guard";
 import { checkLocal, recordLocal } from "./local-leg";
 import { iscsiLegNow } from "./multipath";
-import { devRef, healthOf } from "./release";
+import { healthOf } from "./arrays";
+import { devRef } from "../core/records";
 
 export interface HealResult {
   readonly actions: readonly string[];
@@ -28,10 +29,10 @@ const broken = (state: string): boolean => state === "faulty" || state === "miss
  */
 export async function heal(host: Host, r: AttachmentRecord, localPath: string | null, config: Config, deadline: Deadline): Promise<HealResult> {
   const label = r.label;
-  if (label === null) throw new UserError(`${r.spec} has no mirror to heal`);
+  if (label === null) throw new InputError(`${r.spec} has no mirror to heal`);
   return host.locks.with(diskLockName(r), deadline, async () => {
     const first = await healthOf(host, r);
-    if (!first) throw new UserError(`${r.spec}: no array of block-iscsimple is running for it`, EXIT.failed);
+    if (!first) throw new FailedError(`${r.spec}: no array of block-iscsimple is running for it`);
     const { array } = first;
     const actions: string[] = [];
     let record = r;
@@ -50,7 +51,7 @@ export async function heal(host: Host, r: AttachmentRecord, localPath: string | 
     if (r.local !== null && broken(first.health.local.state)) {
       const dev = localPath ?? r.local.path;
       const st = await statBlock(dev);
-      if (!st) throw new UserError(`the local leg ${shown(host.paths, dev)} of ${label} is not a block device: replace it first`);
+      if (!st) throw new InputError(`the local leg ${shown(host.paths, dev)} of ${label} is not a block device: replace it first`);
       if (first.health.local.state === "faulty") await host.md.removeFailed(array, deadline);
       // the same proof as at add: the disk is not in use, and it is this label's (or confirmed)
       const checked = await checkLocal(host, { label, path: dev, id: r.id, owner: r.owner }, deadline, false);
@@ -61,7 +62,7 @@ export async function heal(host: Host, r: AttachmentRecord, localPath: string | 
     }
     if (record !== r) await host.store.putAttachment(record);
     const now = await healthOf(host, record);
-    if (!now) throw new Error(`the array of ${r.label} went away`);
+    if (!now) throw new FailedError(`the array of ${r.label} went away`);
     if (now.health.iscsi.state === "in_sync" && (await host.guard.clear(label))) {
       actions.push("the iSCSI leg is in sync: the direction guard is cleared");
     }
@@ -87,15 +88,13 @@ async function ensureSession(host: Host, iqn: string, config: Config, deadline: 
   if (relogin || (await host.iscsi.sessions(iqn)).length === 0) {
     await host.locks.with(targetLockName(iqn), deadline, async () => {
       if (relogin) await host.iscsi.logout(iqn, deadline);
-      await host.iscsi.setNode(iqn, NODE_SETTINGS.loginTimeout, String(config.loginTimeoutS), deadline);
-      await host.iscsi.setNode(iqn, NODE_SETTINGS.loginRetries, String(config.loginRetries), deadline);
-      await host.iscsi.setNode(iqn, NODE_SETTINGS.replacementTimeout, String(config.replacementTimeoutS), deadline);
+      for (const [name, value] of loginSettings(config)) await host.iscsi.setNode(iqn, name, value, deadline);
       await host.iscsi.login(iqn, deadline);
     });
   }
   if (!(await pollUntil(loggedIn, deadline, 500))) {
     const states = await Promise.all((await host.iscsi.sessions(iqn)).map(async (sid) => `session ${sid} ${(await host.iscsi.sessionState(sid)) ?? "?"}`));
-    throw new Error(`the target ${iqn} is not reachable yet (${states.join(", ") || "no session"}); heal again when it is`);
+    throw new FailedError(`the target ${iqn} is not reachable yet (${states.join(", ") || "no session"}); heal again when it is`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { blkid } from "../core/commands";
-import { RefusedError, UserError } from "../core/errors";
+import { RefusedError, InputError } from "../core/errors";
 import { clashMessage, describeIdentity, judgeLocal, sameDisk, type LocalIdentity, type LocalVerdict, type LocalView } from "../core/local-leg";
 import { describeOwner, type Owner } from "../core/records";
 import type { Tab, TabEntry } from "../core/tab";
@@ -35,7 +35,7 @@ export interface LocalChecked {
 export async function inspectLocal(host: Host, c: LocalCandidate, deadline: Deadline, confirmed: boolean): Promise<LocalView> {
   const device = shown(host.paths, c.path);
   const dev = await statBlock(c.path);
-  if (!dev) throw new UserError(`label '${c.label}': local leg ${device} is ${await describePath(c.path)}, not a block device`);
+  if (!dev) throw new InputError(`label '${c.label}': local leg ${device} is ${await describePath(c.path)}, not a block device`);
   const family = await blockFamily(host.paths, dev);
   if (!family) throw new RefusedError(`label '${c.label}': local leg ${device} (${dev.major}:${dev.minor}) is not known to the kernel (no /sys/dev/block/${dev.major}:${dev.minor})`);
   const members = familyMembers(family);
@@ -146,7 +146,7 @@ export async function tabClash(host: Host, tab: Tab, file: string, label: string
     if (label !== null && a.e.label !== label) continue;
     for (const b of devs) {
       if (b.e === a.e || !a.devs.some((x) => b.devs.some((y) => sameDev(x, y)))) continue;
-      throw new UserError(clashMessage(file, { label: a.e.label, line: a.e.line, other: b.e.label, otherLine: b.e.line }, `${a.e.device} ${a.shown}, ${b.e.device} ${b.shown}`));
+      throw new InputError(clashMessage(file, { label: a.e.label, line: a.e.line, other: b.e.label, otherLine: b.e.line }, `${a.e.device} ${a.shown}, ${b.e.device} ${b.shown}`));
     }
   }
 }

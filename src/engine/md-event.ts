@@ -3,7 +3,7 @@ import { shown } from "../host/paths";
 import { sameDev, statBlock } from "../host/sysfs";
 import { markGuardObserved } from "./guard";
 import type { Host } from "./host";
-import { findOurArray, healthOf } from "./release";
+import { findOurArray, healthOf } from "./arrays";
 
 /**
  * One event from mdadm --monitor (run by `monitor` with this program as its --program): if the

@@ -5,7 +5,7 @@ import { holderAlive, processStart } from "../host/locks";
 import type { Host } from "./host";
 import { markGuardObserved } from "./guard";
 import { heal } from "./heal";
-import { healthOf } from "./release";
+import { healthOf } from "./arrays";
 
 /**
  * Watches our arrays (and only ours: the attachment records) by polling sysfs, one line per event.

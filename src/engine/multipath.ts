@@ -1,4 +1,4 @@
-import { UserError } from "../core/errors";
+import { FailedError, InputError, InternalError } from "../core/errors";
 import { describeQueueing, judgeQueueing } from "../core/multipath";
 import type { Step } from "../core/plan";
 import { pollUntil, type Deadline } from "../host/clock";
@@ -6,8 +6,8 @@ import type { MpathMap } from "../host/multipath";
 import { shown } from "../host/paths";
 import { hexDev, type BlockDev } from "../host/sysfs";
 import type { Host } from "./host";
-import { devRef } from "./release";
-import type { StepContext } from "./steps";
+import { devRef } from "../core/records";
+import type { StepContext } from "./step-context";
 
 type MultipathStep = Extract<Step, { kind: "multipath" }>;
 
@@ -18,13 +18,13 @@ type MultipathStep = Extract<Step, { kind: "multipath" }>;
  * no path left is made to fail I/O instead (or we warn), so that md can fail over to the local leg.
  */
 export async function useMultipath(c: StepContext, s: MultipathStep): Promise<void> {
-  const { host, journal, found, deadline } = c;
-  const lun = found.iscsi;
-  if (!lun) throw new Error("internal: multipath before find-lun");
+  const { host, journal, deadline } = c;
+  const lun = journal.record.iscsi;
+  if (!lun) throw new InternalError("multipath before find-lun");
   const pathsOf = async () => (await host.iscsi.lunPaths(s.iqn, s.lun)).map((p) => p.name);
   let map = await host.mpath.mapOf(await pathsOf());
   if (s.use === "no") {
-    if (map) throw new UserError(`lun${s.lun} of ${s.iqn} is held by the multipath map ${map.name}, but the config says [multipath] use = no`);
+    if (map) throw new InputError(`lun${s.lun} of ${s.iqn} is held by the multipath map ${map.name}, but the config says [multipath] use = no`);
     return;
   }
   if (!map) {
@@ -47,16 +47,15 @@ export async function useMultipath(c: StepContext, s: MultipathStep): Promise<vo
     map = await pollUntil(async () => host.mpath.mapOf(await pathsOf()), deadline.slice(s.waitS * 1000), 200);
     host.run.timings.add("wait-multipath", performance.now() - t0);
     if (!map) {
-      throw new Error(
+      throw new FailedError(
         `multipath claims ${shown(host.paths, lun.path)} (multipath -c) but multipathd built no map for it within ${s.waitS} s: is multipathd running? ([multipath] use = no uses one path)`,
       );
     }
   }
   map = await waitForAllPaths(c, map, pathsOf);
   await checkQueueing(c, s, map);
-  found.iscsi = devRef(map.path, map.kernelName, map.dev);
   host.log.step(`lun${s.lun} of ${s.iqn} is the multipath map ${shown(host.paths, map.path)} (${hexDev(map.dev)}, WWID ${map.wwid}) over ${map.paths.join(", ")}`);
-  await journal.update({ iscsi: found.iscsi, iscsiWwid: map.wwid.toLowerCase() });
+  await journal.update({ iscsi: devRef(map.path, map.kernelName, map.dev), iscsiWwid: map.wwid.toLowerCase() });
 }
 
 /** Says why the leg is one path, when the target has several sessions. */
@@ -97,7 +96,7 @@ async function checkQueueing(c: StepContext, s: MultipathStep, map: MpathMap): P
   }
   await host.mpath.disableQueueing(map.name, deadline);
   const after = await host.mpath.report(map.name, deadline);
-  if (!after || judgeQueueing(after).kind === "forever") throw new Error(`${why}, and multipathd disablequeueing did not change it`);
+  if (!after || judgeQueueing(after).kind === "forever") throw new FailedError(`${why}, and multipathd disablequeueing did not change it`);
   host.log.step(`${why}: queueing disabled on it (multipathd disablequeueing); it now ${describeQueueing(judgeQueueing(after))}`);
 }
 
@@ -107,13 +106,25 @@ async function checkQueueing(c: StepContext, s: MultipathStep, map: MpathMap): P
  */
 export async function iscsiLegNow(host: Host, iqn: string, lun: number, deadline: Deadline): Promise<{ path: string; name: string; dev: BlockDev }> {
   const dev = await host.iscsi.waitLun(iqn, lun, deadline);
-  if (!dev) throw new Error(`lun${lun} of ${iqn} is not back (session logged in, but no device)`);
+  if (!dev) throw new FailedError(`lun${lun} of ${iqn} is not back (session logged in, but no device)`);
   const map = await host.mpath.mapOf((await host.iscsi.lunPaths(iqn, lun)).map((p) => p.name));
   if (!map) return dev;
   const active = await pollUntil(async () => {
     const r = await host.mpath.report(map.name, deadline);
     return r === null || r.activePaths > 0 ? true : null;
   }, deadline, 500);
-  if (!active) throw new Error(`multipath map ${map.name} of lun${lun} has no active path yet; heal again when multipathd has reinstated one`);
+  if (!active) throw new FailedError(`multipath map ${map.name} of lun${lun} has no active path yet; heal again when multipathd has reinstated one`);
   return { path: map.path, name: map.kernelName, dev: map.dev };
+}
+
+/** Removes the multipath maps over the target's LUNs before logout, as multipath users should. */
+export async function flushMaps(host: Host, iqn: string, deadline: Deadline): Promise<void> {
+  const seen = new Set<string>();
+  for (const { name } of await host.iscsi.lunPaths(iqn, null)) {
+    const map = await host.mpath.mapOf([name]);
+    if (!map || seen.has(map.kernelName)) continue;
+    seen.add(map.kernelName);
+    host.log.step(`removing the multipath map ${map.name} (${map.wwid}) before logout`);
+    await host.mpath.flush(map.name, deadline);
+  }
 }

@@ -5,7 +5,7 @@ import { describeOwner, type AttachmentRecord } from "../core/records";
 import { Deadline } from "../host/clock";
 import { shown } from "../host/paths";
 import type { Host } from "./host";
-import { findOurArray, healthOfArray } from "./release";
+import { findOurArray, healthOfArray } from "./arrays";
 
 export interface AttachmentStatus {
   readonly id: string;

@@ -1,6 +1,6 @@
 import { constants } from "node:fs";
 import { open, readlink, realpath } from "node:fs/promises";
-import { oneLine } from "../core/errors";
+import { FailedError, oneLine } from "../core/errors";
 import type { HostPaths } from "./paths";
 import { join, listDir, parseDevFile, readText, sameDev, statBlock, type BlockDev } from "./sysfs";
 
@@ -112,7 +112,7 @@ export async function exclusiveOpenBusy(devPath: string): Promise<boolean> {
 export async function mountsOn(paths: HostPaths, devs: readonly BlockDev[]): Promise<string[]> {
   const file = join(paths.procfs, "self/mountinfo");
   const text = await readText(file);
-  if (text === null) throw new Error(`cannot read ${file}: cannot tell whether the device is mounted`);
+  if (text === null) throw new FailedError(`cannot read ${file}: cannot tell whether the device is mounted`);
   const out: string[] = [];
   for (const line of text.split("\n")) {
     const f = line.split(" ");

@@ -1,3 +1,4 @@
+import { InternalError, FailedError } from "../core/errors";
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import type { StaleRecord } from "../core/health";
 import type { LocalRecord } from "../core/local-leg";
@@ -13,22 +14,22 @@ async function readRecord<T>(file: string, valid: (v: unknown) => boolean): Prom
     text = await readFile(file, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw new Error(`${file}: ${(err as Error).message}`);
+    throw new FailedError(`${file}: ${(err as Error).message}`, { cause: err });
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new Error(`${file} is not valid JSON (${text.length} bytes)`);
+    throw new FailedError(`${file} is not valid JSON (${text.length} bytes)`);
   }
-  if (!valid(value)) throw new Error(`${file} does not hold a valid record`);
+  if (!valid(value)) throw new FailedError(`${file} does not hold a valid record`);
   return value as T;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function labelFile(dir: string, label: string): string {
-  if (!LABEL_RE.test(label)) throw new Error(`internal: unsafe label '${label}'`);
+  if (!LABEL_RE.test(label)) throw new InternalError(`unsafe label '${label}'`);
   return join(dir, `${label}.json`);
 }
 

@@ -1,3 +1,4 @@
+import { InternalError } from "../core/errors";
 import { link, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
@@ -74,7 +75,7 @@ export class IscsiDb {
   /** Sets NAME = VALUE lines in the sendtargets discovery record of PORTAL (HOST:PORT). */
   async setDiscovery(portal: string, settings: readonly (readonly [string, string])[], deadline: Deadline): Promise<void> {
     const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(portal);
-    if (!m) throw new Error(`internal: portal '${portal}' is not HOST:PORT`);
+    if (!m) throw new InternalError(`portal '${portal}' is not HOST:PORT`);
     const file = path.join(this.paths.iscsiSendTargets, `${m[1]},${m[2]}`, "st_config");
     await this.withIdbmLock(deadline, () => rewrite(file, settings));
   }
@@ -83,7 +84,7 @@ export class IscsiDb {
 /** Replaces (or appends) NAME = VALUE lines of a record file: a new file, then a rename. */
 async function rewrite(file: string, settings: readonly (readonly [string, string])[]): Promise<void> {
   for (const [name, value] of settings) {
-    if (!/^[a-z_.[\]0-9]+$/i.test(name) || /[\r\n]/.test(value)) throw new Error(`internal: bad node setting ${name}`);
+    if (!/^[a-z_.[\]0-9]+$/i.test(name) || /[\r\n]/.test(value)) throw new InternalError(`bad node setting ${name}`);
   }
   const lines = (await readFile(file, "utf8")).split("\n").filter((l) => l !== "");
   const keyOf = (l: string): string => l.split("=")[0]?.trim() ?? "";

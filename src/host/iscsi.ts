@@ -2,6 +2,7 @@ import { writeFile } from "node:fs/promises";
 import type { Chap } from "../core/chap";
 import { chapSettings } from "../core/chap";
 import { discoverydb, iscsiadm, ISCSI_ERR, parseNodeList, type Argv } from "../core/commands";
+import { FailedError } from "../core/errors";
 import { IscsiDb } from "./iscsi-db";
 import type { Deadline } from "./clock";
 import { pollUntil } from "./clock";
@@ -34,10 +35,11 @@ export class Iscsi {
       try {
         return await this.run.run(argv, deadline, ok);
       } catch (err) {
-        if (err instanceof CommandError && err.code !== null) {
-          if (RETRYABLE.includes(err.code) && attempt < 3 && deadline.remainingMs() > 1000) continue;
-          const word = ISCSI_ERR[err.code];
-          if (word) err.message = `${err.message} [${word}]`;
+        if (err instanceof CommandError && err.status !== null) {
+          if (RETRYABLE.includes(err.status) && attempt < 3 && deadline.remainingMs() > 1000) continue;
+          const word = ISCSI_ERR[err.status];
+          // iscsiadm's status in words; the original error stays the cause
+          if (word) throw new CommandError(`${err.message} [${word}]`, err.argv, err.status, false, { cause: err });
         }
         throw err;
       }
@@ -82,7 +84,7 @@ export class Iscsi {
     try {
       return (await this.iscsiadm(discoverydb.discover(portal), deadline)).stdout;
     } catch (err) {
-      if (err instanceof CommandError && err.code === 24) throw new Error(`discovery authentication failed at ${portal}`);
+      if (err instanceof CommandError && err.status === 24) throw new FailedError(`discovery authentication failed at ${portal}`, { cause: err });
       throw err;
     }
   }
@@ -99,11 +101,11 @@ export class Iscsi {
     try {
       await this.iscsiadm(iscsiadm.login(iqn), deadline, [0, 15]);
     } catch (err) {
-      if (err instanceof CommandError && err.code === 24) {
+      if (err instanceof CommandError && err.status === 24) {
         const portals = await this.nodePortals(iqn, deadline).catch(() => []);
-        throw new Error(`authentication failed for ${iqn} at ${portals.join(", ") || "its portal"} (iscsiadm exit 24: check the CHAP credentials)`);
+        throw new FailedError(`authentication failed for ${iqn} at ${portals.join(", ") || "its portal"} (iscsiadm exit 24: check the CHAP credentials)`, { cause: err });
       }
-      if (err instanceof CommandError && err.code !== null) {
+      if (err instanceof CommandError && err.status !== null) {
         const up = await this.sessions(iqn);
         if (up.length > 0) {
           const portals = await this.nodePortals(iqn, deadline).catch(() => []);

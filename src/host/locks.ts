@@ -1,3 +1,4 @@
+import { InternalError, FailedError } from "../core/errors";
 import { randomBytes } from "node:crypto";
 import { link, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { sleepMs, type Deadline } from "./clock";
@@ -120,9 +121,9 @@ export class Locks {
           this.log.step(`lock ${name} was left by ${holder ? `pid ${holder.pid}, which is gone` : "an unreadable holder"}: taken over`);
           continue;
         }
-        if (holder.pid === process.pid && holder.nonce !== me.nonce) throw new Error(`internal: lock ${name} taken twice by this process`);
+        if (holder.pid === process.pid && holder.nonce !== me.nonce) throw new InternalError(`lock ${name} taken twice by this process`);
         waitedFor = holder;
-        if (deadline.remainingMs() < 50) throw new Error(`lock ${name} is held by another block-iscsimple (pid ${holder.pid}, still running) and was not freed in time`);
+        if (deadline.remainingMs() < 50) throw new FailedError(`lock ${name} is held by another block-iscsimple (pid ${holder.pid}, still running) and was not freed in time`);
         await sleepMs(Math.min(50, deadline.remainingMs()));
       }
     } finally {

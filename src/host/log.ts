@@ -1,5 +1,6 @@
 import { appendFileSync } from "node:fs";
 import { spawn, type ChildProcess } from "node:child_process";
+import { logger } from "../core/commands";
 import { oneLine } from "../core/errors";
 import { toolPath } from "./paths";
 
@@ -62,7 +63,8 @@ export class Log {
   private toSyslog(level: string, line: string): void {
     try {
       if (this.syslogChild === null) {
-        const child = spawn("logger", ["-t", "block-iscsimple", "--id=" + String(process.pid), "-p", "daemon.info"], {
+        const [file, ...args] = logger.syslog(process.pid);
+        const child = spawn(file, args, {
           env: { ...process.env, PATH: toolPath() },
           stdio: ["pipe", "ignore", "ignore"],
         });

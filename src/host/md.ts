@@ -138,7 +138,7 @@ export class Md {
         break;
       } catch (err) {
         if ((await this.array(a.name)) === null) break;
-        const busy = err instanceof CommandError && err.code !== null && /busy|in use/i.test(err.message);
+        const busy = err instanceof CommandError && err.status !== null && /busy|in use/i.test(err.message);
         if (!busy || limit.remainingMs() < 600) throw err;
         await sleepMs(500);
       }

@@ -89,7 +89,7 @@ export class Multipath {
       const r = await this.run.run(multipath.maps(MAP_FORMAT), deadline);
       return parseMapReport(r.stdout).find((m) => m.name === name) ?? null;
     } catch (err) {
-      if (err instanceof CommandError && (err.code !== null || err.notFound)) return null;
+      if (err instanceof CommandError && (err.status !== null || err.notFound)) return null;
       throw err;
     }
   }
@@ -108,7 +108,7 @@ export class Multipath {
         await this.run.run(multipath.flush(name), deadline);
         return;
       } catch (err) {
-        if (!(err instanceof CommandError) || err.code === null || attempt >= 5 || deadline.remainingMs() < 1500) throw err;
+        if (!(err instanceof CommandError) || err.status === null || attempt >= 5 || deadline.remainingMs() < 1500) throw err;
         await sleepMs(200 * attempt);
       }
     }

@@ -1,3 +1,4 @@
+import { FailedError } from "../core/errors";
 import path from "node:path";
 
 /**
@@ -34,7 +35,7 @@ export const DEFAULT_CHAP_FILE = "/etc/xen/scripts/block-iscsimple-chap.conf";
 
 export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
   const root = env.BLOCK_ISCSIMPLE_ROOT ?? "";
-  if (root !== "" && !path.isAbsolute(root)) throw new Error("BLOCK_ISCSIMPLE_ROOT must be an absolute path");
+  if (root !== "" && !path.isAbsolute(root)) throw new FailedError("BLOCK_ISCSIMPLE_ROOT must be an absolute path");
   const at = (p: string): string => (root === "" ? p : path.join(root, p));
   return {
     root,

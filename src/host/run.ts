@@ -1,7 +1,7 @@
 import { execa } from "execa";
 import { redactArgv } from "../core/chap";
 import type { Argv } from "../core/commands";
-import { oneLine } from "../core/errors";
+import { FailedError, oneLine } from "../core/errors";
 import type { Deadline } from "./clock";
 import type { Log } from "./log";
 import { toolPath } from "./paths";
@@ -12,16 +12,18 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-export class CommandError extends Error {
+/** A host command failed: its argv (secrets redacted in the message) and its exit status, if it ended. */
+export class CommandError extends FailedError {
   constructor(
     message: string,
     readonly argv: Argv,
-    readonly code: number | null,
+    /** The exit status; null when it was killed, could not start or was not started. */
+    readonly status: number | null,
     /** The program is not installed (ENOENT). */
     readonly notFound = false,
+    options?: { cause?: unknown },
   ) {
-    super(message);
-    this.name = "CommandError";
+    super(message, options);
   }
 }
 
@@ -87,7 +89,7 @@ export class Runner {
     this.log.command(`ran ${shownCmd}: exit ${code} in ${Math.round(ms)} ms`);
     if (r.failed && r.exitCode === undefined) {
       const cause = r.code === "ENOENT" ? "command not found" : oneLine(r.shortMessage ?? "could not run");
-      throw new CommandError(`${file}: ${cause}`, argv, null, r.code === "ENOENT");
+      throw new CommandError(`${file}: ${cause}`, argv, null, r.code === "ENOENT", { cause: r.cause });
     }
     if (!okCodes.includes(code)) {
       const detail = oneLine(stderr || stdout, 300);

@@ -1,3 +1,4 @@
+import { InternalError, FailedError } from "../core/errors";
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import type { AttachmentRecord, TargetRecord } from "../core/records";
 import { pidAlive } from "./locks";
@@ -7,7 +8,7 @@ import { join } from "./sysfs";
 const ID_RE = /^[A-Za-z0-9_.:-]+$/;
 
 function checkName(name: string): string {
-  if (!ID_RE.test(name) || name.startsWith(".")) throw new Error(`internal: unsafe state file name '${name}'`);
+  if (!ID_RE.test(name) || name.startsWith(".")) throw new InternalError(`unsafe state file name '${name}'`);
   return name;
 }
 
@@ -25,10 +26,10 @@ export class StateStore {
   async ensure(): Promise<void> {
     await mkdir(this.paths.run, { recursive: true, mode: 0o700 });
     const st = await lstat(this.paths.run);
-    if (!st.isDirectory()) throw new Error(`${this.paths.run} is not a directory`);
+    if (!st.isDirectory()) throw new FailedError(`${this.paths.run} is not a directory`);
     if ((st.mode & 0o077) !== 0) await chmod(this.paths.run, 0o700);
     if (typeof process.getuid === "function" && st.uid !== process.getuid()) {
-      throw new Error(`${this.paths.run} belongs to uid ${st.uid}, not to us; refusing to use it`);
+      throw new FailedError(`${this.paths.run} belongs to uid ${st.uid}, not to us; refusing to use it`);
     }
     for (const d of ["attach", "target", "locks"] as const) {
       await mkdir(this.dir(d), { recursive: true, mode: 0o700 });

@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { UserError } from "../core/errors";
+import { InputError } from "../core/errors";
 
 /**
  * Reads a file that steers a program running as root, as sshd's StrictModes would: it must be a
@@ -16,22 +16,22 @@ export function readTrusted(file: string, shownName: string, o: { secret?: boole
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return null;
-    if (code === "ELOOP") throw new UserError(`${shownName}: is a symbolic link; refusing to read it (point the program at the real file)`);
-    throw new UserError(`${shownName}: cannot be read: ${(err as Error).message}`);
+    if (code === "ELOOP") throw new InputError(`${shownName}: is a symbolic link; refusing to read it (point the program at the real file)`);
+    throw new InputError(`${shownName}: cannot be read: ${(err as Error).message}`);
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new UserError(`${shownName}: is not a regular file`);
+    if (!st.isFile()) throw new InputError(`${shownName}: is not a regular file`);
     const what = o.secret ? "secrets" : "settings";
-    if (st.uid !== 0) throw new UserError(`${shownName}: refusing to read ${what} from a file not owned by root (uid ${st.uid})`);
+    if (st.uid !== 0) throw new InputError(`${shownName}: refusing to read ${what} from a file not owned by root (uid ${st.uid})`);
     const mask = o.secret ? 0o077 : 0o022;
     if ((st.mode & mask) !== 0) {
       const who = o.secret ? "group or others can read" : "group or others can write";
-      throw new UserError(`${shownName}: refusing to read ${what} from a file that ${who} (mode ${(st.mode & 0o777).toString(8)}): chmod ${o.secret ? "600" : "go-w"} ${shownName}`);
+      throw new InputError(`${shownName}: refusing to read ${what} from a file that ${who} (mode ${(st.mode & 0o777).toString(8)}): chmod ${o.secret ? "600" : "go-w"} ${shownName}`);
     }
     const dir = lstatSync(path.dirname(file));
     if (dir.uid !== 0 || ((dir.mode & 0o022) !== 0 && (dir.mode & 0o1000) === 0)) {
-      throw new UserError(`${shownName}: its folder can be changed by others than root (owner uid ${dir.uid}, mode ${(dir.mode & 0o7777).toString(8)}); refusing to read it`);
+      throw new InputError(`${shownName}: its folder can be changed by others than root (owner uid ${dir.uid}, mode ${(dir.mode & 0o7777).toString(8)}); refusing to read it`);
     }
     return readFileSync(fd, "utf8");
   } finally {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG } from "../../src/core/config";
-import { stepCommands } from "../../src/core/describe";
-import { RefusedError, UserError } from "../../src/core/errors";
-import { planMirror, planTarget, undoOf, validateRequest, type Request, type TargetView } from "../../src/core/plan";
+import { stepCommands, undoOf } from "../../src/core/steps";
+import { RefusedError, InputError } from "../../src/core/errors";
+import { planMirror, planTarget, validateRequest, type Request, type TargetView } from "../../src/core/plan";
 import type { AttachmentRecord, Owner } from "../../src/core/records";
 import { parseSpec } from "../../src/core/spec";
 
@@ -112,7 +112,7 @@ describe("planMirror and the direction guard", () => {
 
 describe("validateRequest and undo", () => {
   it("rejects both legs MISSING", () => {
-    expect(() => validateRequest(req("MISSING+l", { local: null }))).toThrow(UserError);
+    expect(() => validateRequest(req("MISSING+l", { local: null }))).toThrow(InputError);
   });
   it("registers undo for claims and builds only", () => {
     expect(undoOf({ kind: "claim-target", iqn: IQN, login: true })).toEqual({ kind: "release-target", iqn: IQN });

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { iscsiadm, mdadm } from "../../src/core/commands";
-import { UserError } from "../../src/core/errors";
+import { InputError } from "../../src/core/errors";
 import { parseSpec } from "../../src/core/spec";
 import { DEVICE_RE, parseTab } from "../../src/core/tab";
 
@@ -17,14 +17,14 @@ const specLike = fc.oneof(
 );
 
 describe("property: no spec or tab.conf line crashes the parser or reaches a command line unvalidated", () => {
-  it("parseSpec either throws a UserError or returns only safe values", () => {
+  it("parseSpec either throws a InputError or returns only safe values", () => {
     fc.assert(
       fc.property(specLike, (input) => {
         let spec;
         try {
           spec = parseSpec(input);
         } catch (err) {
-          expect(err).toBeInstanceOf(UserError);
+          expect(err).toBeInstanceOf(InputError);
           expect((err as Error).message).not.toMatch(/\n/);
           return;
         }
@@ -43,7 +43,7 @@ describe("property: no spec or tab.conf line crashes the parser or reaches a com
     );
   });
 
-  it("parseTab either throws a UserError naming file:line or returns safe labels and devices", () => {
+  it("parseTab either throws a InputError naming file:line or returns safe labels and devices", () => {
     const line = fc.oneof(fc.string({ maxLength: 80 }), fc.tuple(fc.string({ unit: specChars, maxLength: 20 }), fc.constantFrom(" ", "\t", "  "), fc.oneof(fc.constant("/dev/"), fc.constant("MISSING")).chain((p) => fc.string({ unit: specChars, maxLength: 30 }).map((s) => p + s))).map((t) => t.join("")));
     fc.assert(
       fc.property(fc.array(line, { maxLength: 6 }), (lines) => {
@@ -51,7 +51,7 @@ describe("property: no spec or tab.conf line crashes the parser or reaches a com
         try {
           tab = parseTab(lines.join("\n"), "tab.conf");
         } catch (err) {
-          expect(err).toBeInstanceOf(UserError);
+          expect(err).toBeInstanceOf(InputError);
           expect((err as Error).message).toMatch(/^tab\.conf:\d+: /);
           return;
         }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { UserError } from "../../src/core/errors";
+import { InputError } from "../../src/core/errors";
 import { iscsiNameProblem } from "../../src/core/iqn";
 import { formatSpec, parseSpec } from "../../src/core/spec";
 
@@ -45,7 +45,7 @@ describe("parseSpec", () => {
     [`iqn.2014-06.fr.${"a".repeat(230)}`, /longer than 223/],
     ["x".repeat(500), /longer than 400/],
   ])("rejects %j", (input, why) => {
-    expect(() => parseSpec(input)).toThrow(UserError);
+    expect(() => parseSpec(input)).toThrow(InputError);
     expect(() => parseSpec(input)).toThrow(why);
   });
   it("names the whole spec in the message", () => {

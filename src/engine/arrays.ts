@@ -1,0 +1,45 @@
+import { assessHealth, type Health } from "../core/health";
+import type { ArrayState } from "../core/md-state";
+import type { AttachmentRecord, DevRef } from "../core/records";
+import type { MdArray } from "../host/md";
+import type { Host } from "./host";
+import { markGuard } from "./guard";
+
+/** The live array this record built, found by its members, never by its (unstable) name. */
+export async function findOurArray(host: Host, r: AttachmentRecord): Promise<MdArray | null> {
+  const legs = [r.iscsi, r.local].filter((d): d is DevRef => d !== null);
+  for (const leg of legs) {
+    const a = await host.md.findByMember(leg);
+    if (a) return a;
+  }
+  return null;
+}
+
+/** The health of a record's array, or null when it has no live array. */
+export async function healthOf(host: Host, r: AttachmentRecord): Promise<{ array: MdArray; state: ArrayState; health: Health } | null> {
+  if (r.label === null) return null;
+  const array = await findOurArray(host, r);
+  return array ? { array, ...(await healthOfArray(host, r, array, r.label)) } : null;
+}
+
+/** The state of an array of a record (found already) and what it means for its legs. */
+export async function healthOfArray(host: Host, r: AttachmentRecord, array: MdArray, label: string): Promise<{ state: ArrayState; health: Health }> {
+  const state = await host.md.state(array, { iscsi: r.iscsi, local: r.local });
+  return { state, health: assessHealth(state, r.iqn !== null, r.local !== null, label) };
+}
+
+/**
+ * Before an array stops: if only its local leg is current (the iSCSI leg failed, or is still being
+ * rebuilt from the local one), record it, so that the next add does not copy iSCSI over it. If the
+ * iSCSI leg is current, any such record is obsolete.
+ */
+export async function noteDirection(host: Host, r: AttachmentRecord, a: MdArray): Promise<void> {
+  if (r.label === null || r.iqn === null || r.local === null) return;
+  const { health: h } = await healthOfArray(host, r, a, r.label);
+  if (h.current === "local") {
+    const why = `the array was stopped while its iSCSI leg was ${h.iscsi.state}${h.iscsi.progress !== null ? ` (${h.iscsi.progress}%)` : ""}`;
+    if (await markGuard(host, r, why)) host.log.warn(`${r.label}: ${why}: the local leg holds the only current data`);
+  } else if (h.iscsi.state === "in_sync") {
+    if (await host.guard.clear(r.label)) host.log.step(`${r.label}: the iSCSI leg is in sync: the direction guard is cleared`);
+  }
+}

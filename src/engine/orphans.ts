@@ -1,0 +1,20 @@
+import { readFile } from "node:fs/promises";
+import type { AttachmentRecord } from "../core/records";
+import { pidAlive, processStart } from "../host/locks";
+import type { Host } from "./host";
+
+/** Kills the children a SIGKILLed add left running (a hung iscsiadm would otherwise log in later). */
+export async function killOrphans(host: Host, r: AttachmentRecord): Promise<void> {
+  if (r.pid === process.pid) return;
+  if (r.pidStart ? (await processStart(host.paths.proc, r.pid)) === r.pidStart : pidAlive(r.pid)) return;
+  for (const [pid, argv0] of r.children) {
+    try {
+      const cmd = (await readFile(`${host.paths.proc}/${pid}/cmdline`, "utf8")).split("\0")[0] ?? "";
+      if (cmd.split("/").pop() !== argv0.split("/").pop() && !cmd.endsWith(argv0)) continue;
+      process.kill(pid, "SIGKILL");
+      host.log.step(`killed ${argv0} (pid ${pid}) left running by the interrupted add`);
+    } catch {
+      /* gone already */
+    }
+  }
+}
