@@ -23,6 +23,7 @@ $(BIN): node_modules/.stamp $(SRC)
 
 typecheck: deps
 	$(NODE) node_modules/typescript/bin/tsc -p .
+	$(NODE) node_modules/typescript/bin/tsc -p test/sim/fakehost
 
 lint: deps
 	$(NODE) node_modules/eslint/bin/eslint.js --max-warnings 0 src test scripts

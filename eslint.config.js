@@ -1,7 +1,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["build/**", "node_modules/**", "test/sim/fakehost/**"] },
+  { ignores: ["build/**", "node_modules/**"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

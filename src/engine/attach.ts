@@ -16,7 +16,7 @@ import { Journal } from "./journal";
 import { findOurArray } from "./arrays";
 import type { StepContext } from "./step-context";
 import { runStep } from "./steps";
-import { runUndo } from "./undo";
+import { undoAll } from "./undo";
 
 export interface AttachResult {
   readonly device: string;
@@ -171,20 +171,7 @@ export async function attach(host: Host, req: Request, budget: Budget): Promise<
       const why = errorMessage(err);
       const what = failed ? `${stepTitle(failed)} failed: ${why}` : why;
       host.log.step(`add failed: ${what}; rolling back`);
-      const rollback = budget.rollback();
-      const leftovers: string[] = [];
-      for (const u of undos.reverse()) {
-        try {
-          await runUndo(host, journal, u, rollback);
-        } catch (undoErr) {
-          // never log out from under an array that could not be stopped
-          leftovers.push(errorMessage(undoErr));
-          break;
-        }
-      }
-      host.run.watcher = null;
-      await journal.settle();
-      if (leftovers.length === 0) await host.store.deleteAttachment(req.id);
+      const leftovers = await undoAll(host, journal, undos.reverse(), budget.rollback());
       throw new StepFailed(leftovers.length ? `${what} (and the rollback failed: ${leftovers.join("; ")})` : what, err);
     }
   });

@@ -1,4 +1,3 @@
-import { errorMessage } from "../core/errors";
 import type { Undo } from "../core/plan";
 import type { AttachmentRecord } from "../core/records";
 import type { Deadline } from "../host/clock";
@@ -6,7 +5,7 @@ import { diskLockName, processStart } from "../host/locks";
 import type { Host } from "./host";
 import { Journal } from "./journal";
 import { killOrphans } from "./orphans";
-import { runUndo } from "./undo";
+import { undoAll } from "./undo";
 
 export interface DetachResult {
   readonly done: string[];
@@ -33,20 +32,7 @@ export async function detach(host: Host, id: string, deadline: Deadline): Promis
     const undos: Undo[] = [];
     if (record.label !== null) undos.push({ kind: "stop-array", label: record.label });
     if (record.iqn !== null) undos.push({ kind: "release-target", iqn: record.iqn });
-    const problems: string[] = [];
-    for (const u of undos) {
-      try {
-        await lock.check();
-        await runUndo(host, journal, u, deadline);
-      } catch (err) {
-        // never log out from under an array that could not be stopped
-        problems.push(errorMessage(err));
-        break;
-      }
-    }
-    host.run.watcher = null;
-    await journal.settle();
-    if (problems.length === 0) await host.store.deleteAttachment(id);
+    const problems = await undoAll(host, journal, undos, deadline, () => lock.check());
     host.log.step(host.run.timings.summary());
     return { done: undos.map((u) => u.kind), problems };
   });

@@ -6,7 +6,7 @@ import type { Log } from "../host/log";
 import { Md } from "../host/md";
 import { Multipath } from "../host/multipath";
 import { hostPaths, toolPath, type HostPaths } from "../host/paths";
-import { Runner } from "../host/run";
+import { Runner, type Executor } from "../host/run";
 import { StateStore } from "../host/state-store";
 import { Xenstore } from "../host/xenstore";
 
@@ -26,8 +26,9 @@ export interface Host {
   readonly localStore: LocalStore;
 }
 
-export function makeHost(log: Log, paths: HostPaths = hostPaths()): Host {
-  const run = new Runner(log, toolPath(paths.root));
+/** The host's adapters; EXEC starts the host commands (the in-process tests give their own). */
+export function makeHost(log: Log, paths: HostPaths = hostPaths(), exec?: Executor): Host {
+  const run = new Runner(log, toolPath(paths.root), exec);
   const store = new StateStore(paths);
   return {
     paths,

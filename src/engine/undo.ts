@@ -1,3 +1,4 @@
+import { errorMessage } from "../core/errors";
 import type { Undo } from "../core/plan";
 import type { Deadline } from "../host/clock";
 import { targetLockName } from "../host/locks";
@@ -14,6 +15,29 @@ import { flushMaps } from "./multipath";
 export async function runUndo(host: Host, journal: Journal, undo: Undo, deadline: Deadline): Promise<void> {
   if (undo.kind === "stop-array") await releaseArray(host, journal, undo.label, deadline);
   else await releaseTarget(host, journal, undo.iqn, deadline);
+}
+
+/**
+ * Runs the undos in order (the rollback of an add, a remove), then forgets the record if they all
+ * went well. Stops at the first that fails: never log out from under an array that could not be
+ * stopped. BEFORE runs ahead of each (a remove checks that its lock is still its own). Returns the
+ * problems: none means done.
+ */
+export async function undoAll(host: Host, journal: Journal, undos: readonly Undo[], deadline: Deadline, before?: () => Promise<void>): Promise<string[]> {
+  const problems: string[] = [];
+  for (const u of undos) {
+    try {
+      await before?.();
+      await runUndo(host, journal, u, deadline);
+    } catch (err) {
+      problems.push(errorMessage(err));
+      break;
+    }
+  }
+  host.run.watcher = null;
+  await journal.settle();
+  if (problems.length === 0) await host.store.deleteAttachment(journal.record.id);
+  return problems;
 }
 
 async function releaseArray(host: Host, journal: Journal, label: string, deadline: Deadline): Promise<void> {

@@ -47,6 +47,46 @@ export interface ChildWatcher {
   ended(pid: number): void;
 }
 
+/** How a host command ended. */
+export interface Exited {
+  /** The exit status; null when it did not exit by itself (killed, or not started). */
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Killed because its time ran out. */
+  readonly timedOut: boolean;
+  /** The program is not installed. */
+  readonly notFound: boolean;
+  /** Why it could not run, when it could not. */
+  readonly error: string | null;
+  readonly cause?: unknown;
+}
+
+/**
+ * Starts a host command and tells how it ended: the one seam between the program and the host's
+ * processes. Production runs execa; the in-process engine tests put the simulated host's tools here
+ * (as os-brick's connectors take an injected executor).
+ */
+export type Executor = (argv: Argv, o: { readonly timeoutMs: number; readonly env: Readonly<Record<string, string>> }) => { readonly pid: number | undefined; readonly done: Promise<Exited> };
+
+/** Never through a shell, stdin closed, SIGKILL when the time is up. */
+export const execaExecutor: Executor = (argv, o) => {
+  const [file, ...args] = argv;
+  const child = execa(file, args, { reject: false, timeout: o.timeoutMs, killSignal: "SIGKILL", env: o.env, stdin: "ignore", maxBuffer: 4 * 1024 * 1024 });
+  const done = child.then(
+    (r): Exited => ({
+      status: typeof r.exitCode === "number" ? r.exitCode : null,
+      stdout: typeof r.stdout === "string" ? r.stdout : "",
+      stderr: typeof r.stderr === "string" ? r.stderr : "",
+      timedOut: r.timedOut,
+      notFound: r.code === "ENOENT",
+      error: r.failed && r.exitCode === undefined && !r.timedOut ? oneLine(r.shortMessage ?? "could not run") : null,
+      cause: r.cause,
+    }),
+  );
+  return { pid: child.pid, done };
+};
+
 /**
  * Runs host commands: never through a shell, LC_ALL=C, stdin closed, and killed when the
  * operation's deadline (or the step's own limit) runs out.
@@ -58,43 +98,34 @@ export class Runner {
     private readonly log: Log,
     /** Where the tools are looked up: a fixed PATH, never the inherited one. */
     private readonly path: string = toolPath(),
+    private readonly exec: Executor = execaExecutor,
   ) {}
 
   async run(argv: Argv, deadline: Deadline, okCodes: readonly number[] = [0]): Promise<RunResult> {
-    const [file, ...args] = argv;
+    const [file] = argv;
     const shownCmd = redactArgv(argv).join(" ");
     const timeout = Math.max(1, Math.floor(deadline.remainingMs()));
     if (deadline.expired()) throw new CommandError(`${shownCmd}: not started, the deadline has passed`, argv, null);
     const t0 = performance.now();
-    const child = execa(file, args, {
-      reject: false,
-      timeout,
-      killSignal: "SIGKILL",
-      env: { LC_ALL: "C", PATH: this.path },
-      stdin: "ignore",
-      maxBuffer: 4 * 1024 * 1024,
-    });
+    const child = this.exec(argv, { timeoutMs: timeout, env: { LC_ALL: "C", PATH: this.path } });
     if (child.pid !== undefined) this.watcher?.started(child.pid, file);
-    const r = await child;
+    const r = await child.done;
     if (child.pid !== undefined) this.watcher?.ended(child.pid);
     const ms = performance.now() - t0;
     this.timings.add(file, ms);
-    const stdout = typeof r.stdout === "string" ? r.stdout : "";
-    const stderr = typeof r.stderr === "string" ? r.stderr : "";
     if (r.timedOut) {
       this.log.command(`ran ${shownCmd}: killed after ${Math.round(ms)} ms (deadline)`);
       throw new CommandError(`${shownCmd}: did not finish within ${(timeout / 1000).toFixed(1)} s and was killed`, argv, null);
     }
-    const code = typeof r.exitCode === "number" ? r.exitCode : -1;
+    const code = r.status ?? -1;
     this.log.command(`ran ${shownCmd}: exit ${code} in ${Math.round(ms)} ms`);
-    if (r.failed && r.exitCode === undefined) {
-      const cause = r.code === "ENOENT" ? "command not found" : oneLine(r.shortMessage ?? "could not run");
-      throw new CommandError(`${file}: ${cause}`, argv, null, r.code === "ENOENT", { cause: r.cause });
+    if (r.error !== null) {
+      throw new CommandError(`${file}: ${r.notFound ? "command not found" : r.error}`, argv, null, r.notFound, { cause: r.cause });
     }
     if (!okCodes.includes(code)) {
-      const detail = oneLine(stderr || stdout, 300);
+      const detail = oneLine(r.stderr || r.stdout, 300);
       throw new CommandError(`${shownCmd} failed (exit ${code})${detail ? `: ${detail}` : ""}`, argv, code);
     }
-    return { code, stdout, stderr };
+    return { code, stdout: r.stdout, stderr: r.stderr };
   }
 }

@@ -11,8 +11,8 @@ const newCalls = (): string[] => {
   const all = h.calls();
   const fresh = all.slice(seen);
   seen = all.length;
-  // the fakes log "tool verb args" for iscsiadm and mdadm, "tool args" for the others
-  return fresh.map((c) => `    $ ${shown(c).replace(/^(iscsiadm|mdadm) \S+ /, "$1 ")}`);
+  // the fakes log each call's argv as it ran
+  return fresh.map((c) => `    $ ${shown(c)}`);
 };
 
 const disks = [

@@ -41,7 +41,7 @@ const mutated = (base: string): fc.Arbitrary<string> =>
 
 describe("generated input through the built executable", () => {
   it.concurrent("specs (manual add)", async () => {
-    const h = sim({ filer: { [IQN]: [0, 1, 2] }, config: "[attach]\ndeadline = 5\n" });
+    const h = sim({ filer: { [IQN]: [0, 1, 2] }, config: "[attach]\ndeadline = 20\n" });
     await fc.assert(
       fc.asyncProperty(fc.oneof(noise, mutated(SPEC), mutated(`lun2@${IQN}`), mutated("MISSING+my-vm-disk")), async (spec) => {
         if (spec.startsWith("-")) return; // an option, not a spec: commander's business

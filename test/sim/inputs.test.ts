@@ -176,7 +176,7 @@ describe("what a filer says is checked before it is shown or used", () => {
     expect(r.stdout).toMatch(/REJECTED "iqn\.2026-11\.evil:x',script=\/tmp\/x,target='" \(portal 192\.0\.2\.10:3260\): character ''' is not allowed in an iSCSI name; not used/);
     expect(r.stdout).toMatch(/REJECTED "iqn\.2026-11\.evil:\\x1b\]0;owned\\x07"/);
     expect(r.stdout).toMatch(new RegExp(`target=lun1@${IQN.replace(/\./g, "\\.")}'`));
-    expect(h.calls().filter((c) => c.startsWith("iscsiadm login")).every((c) => c.includes(IQN))).toBe(true);
+    expect(h.calls().filter((c) => /^iscsiadm -m node -T \S+ --login$/.test(c)).every((c) => c.includes(IQN))).toBe(true);
     const j = JSON.parse((await h.run(["discover", "--json", PORTAL])).stdout) as { targets: { iqn: string }[]; rejected: { name: string }[] };
     expect(j.targets.map((t) => t.iqn)).toEqual([IQN]);
     expect(j.rejected).toHaveLength(2);

@@ -1,5 +1,6 @@
 import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
+import { iscsiadm, multipath } from "../../src/core/commands";
 import { describe, expect, it } from "vitest";
 import { IQN, PORTAL, type MultipathOptions } from "./simhost";
 import { useSimHosts } from "./use-sim";
@@ -41,8 +42,8 @@ describe("multipath", () => {
     expect(st.match(/^ {4}path {3}sd\w session \d LOGGED_IN$/gm)).toHaveLength(2);
     expect(st).not.toMatch(/no multipath/);
     expect((await h.run(["remove"], { xenbus: be })).code).toBe(0);
-    expect(idx(h, "multipath -f -f mpatha")).toBeGreaterThan(idx(h, "mdadm stop"));
-    expect(idx(h, "iscsiadm logout")).toBeGreaterThan(idx(h, "multipath -f"));
+    expect(idx(h, h.argv(multipath.flush("mpatha")))).toBeGreaterThan(idx(h, "mdadm --stop "));
+    expect(idx(h, h.argv(iscsiadm.logout(IQN)))).toBeGreaterThan(idx(h, "multipath -f"));
     expect(h.leftovers()).toEqual([]);
   });
 
@@ -73,7 +74,7 @@ describe("multipath", () => {
     const h = twoPaths({ queueing, features });
     const r = await h.run(["add", SPEC]);
     expect(r.code, r.stderr).toBe(0);
-    expect(h.calls()).toContain("multipathd disablequeueing disablequeueing map mpatha");
+    expect(h.calls()).toContain(h.argv(multipath.disableQueueing("mpatha")));
     expect(Object.values(h.world().mpath!.maps)[0]!.queueing).toBe("off");
     expect(log(h)).toMatch(/mpatha queues I\/O forever when no path is left .*: queueing disabled on it/);
     expect((await h.run(["remove", SPEC])).code).toBe(0);
@@ -184,7 +185,7 @@ describe("multipath", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/multipath -f mpatha failed \(exit 1\): mpatha: map in use/);
     expect(h.calls().filter((c) => c.startsWith("multipath -f"))).toHaveLength(5);
-    expect(h.calls().some((c) => c.startsWith("iscsiadm logout"))).toBe(false);
+    expect(h.calls().some((c) => /^iscsiadm -m node -T \S+ --logout$/.test(c))).toBe(false);
     h.faults({});
     expect((await h.run(["remove", SPEC])).code).toBe(0);
     expect(h.leftovers()).toEqual([]);
@@ -203,8 +204,8 @@ describe("multipath", () => {
     const h = twoPaths({});
     const r = await h.run(["discover", "192.0.2.10", "--luns"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(idx(h, "multipath -f -f mpatha")).toBeGreaterThan(-1);
-    expect(idx(h, "iscsiadm logout")).toBeGreaterThan(idx(h, "multipath -f"));
+    expect(idx(h, h.argv(multipath.flush("mpatha")))).toBeGreaterThan(-1);
+    expect(idx(h, h.argv(iscsiadm.logout(IQN)))).toBeGreaterThan(idx(h, "multipath -f"));
     expect(h.leftovers()).toEqual([]);
   });
 

