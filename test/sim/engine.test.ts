@@ -137,6 +137,7 @@ describe("the engine in-process", () => {
         expect(p.sim.leftovers(), what).toEqual([]);
       }
     }
+    console.log(`in-process: ${keys.length} commands x 3 faults, ${failures} failed adds rolled back`);
     expect(failures).toBeGreaterThan(keys.length);
   });
 
