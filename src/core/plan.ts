@@ -48,6 +48,8 @@ export type Undo =
 export interface TargetView {
   /** Portals of the node records of this target. */
   readonly nodePortals: readonly string[];
+  /** The settings in each node record file of the target (none known: every setting is written). */
+  readonly nodeRecords?: readonly Readonly<Record<string, string>>[];
   /** Session ids of this target. */
   readonly sessions: readonly number[];
   /** Whether the LUN's block device is visible now. */
@@ -117,7 +119,12 @@ export function planTarget(req: Request, view: TargetView): Step[] {
       }
       steps.push({ kind: "discover", iqn, portals: req.config.portals, chap: req.discoveryChap ?? null });
     }
-    for (const [name, value] of loginSettings(req.config)) steps.push({ kind: "set-node", iqn, name, value });
+    // only what a record does not hold already: each update is an iscsiadm run, and a second attach
+    // of a target finds the values the first one wrote
+    const records = view.nodePortals.length > 0 ? (view.nodeRecords ?? []) : [];
+    for (const [name, value] of loginSettings(req.config)) {
+      if (records.length === 0 || records.some((r) => r[name] !== value)) steps.push({ kind: "set-node", iqn, name, value });
+    }
     if (req.chap) steps.push({ kind: "set-chap", iqn, chap: req.chap, onlyTo: req.chapIsDefault ? req.config.portals : null });
   }
   steps.push({ kind: "claim-target", iqn, login: !loggedIn });

@@ -30,6 +30,7 @@ export async function observeTarget(host: Host, iqn: string, lun: number, deadli
   return {
     sessions,
     nodePortals: sessions.length > 0 ? [] : await host.iscsi.nodePortals(iqn, deadline),
+    nodeRecords: sessions.length > 0 ? [] : await host.iscsiDb.nodeSettings(iqn),
     lunVisible: sessions.length > 0 && (await host.iscsi.findLun(iqn, lun)) !== null,
     records: await host.store.attachments(),
   };

@@ -63,6 +63,25 @@ export class IscsiDb {
     return out;
   }
 
+  /**
+   * The settings of each node record of IQN (one map per record file), as iscsiadm reads them at
+   * login; none when the target has no record file here (or they cannot be read).
+   */
+  async nodeSettings(iqn: string): Promise<Record<string, string>[]> {
+    const out: Record<string, string>[] = [];
+    for (const f of await this.nodeFiles(iqn)) {
+      const text = await readFile(f, "utf8").catch(() => null);
+      if (text === null) return [];
+      const rec: Record<string, string> = {};
+      for (const line of text.split("\n")) {
+        const i = line.indexOf("=");
+        if (i > 0 && !line.startsWith("#")) rec[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+      }
+      out.push(rec);
+    }
+    return out;
+  }
+
   /** Sets NAME = VALUE lines in every node record of IQN; returns how many records were written. */
   async setNode(iqn: string, settings: readonly (readonly [string, string])[], deadline: Deadline): Promise<number> {
     return this.withIdbmLock(deadline, async () => {

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { iscsiadm as iscsiadmArgv } from "../../src/core/commands";
 import { IQN, SimHost, waitFor } from "./simhost";
 import { useSimHosts } from "./use-sim";
 
@@ -40,6 +41,22 @@ describe("fast failover", () => {
     expect(updates.some((c) => c.includes("replacement_timeout -v 12"))).toBe(true);
     expect(h.calls().findIndex((c) => c.includes("replacement_timeout"))).toBeLessThan(login);
     expect(readFileSync(h.file("sys/class/iscsi_session/session1/recovery_tmo"), "utf8").trim()).toBe("12");
+  });
+  it.concurrent("a target's next attach finds the settings in its node record: no iscsiadm update, one iscsiadm (the login)", async () => {
+    const h = sim({ config: "[iscsi]\nreplacement-timeout = 12\n" });
+    const be = await attached(h);
+    expect((await h.run(["remove"], { xenbus: be })).code).toBe(0);
+    const before = h.calls().length;
+    await attached(h, 5);
+    const iscsiadm = h.calls().slice(before).filter((c) => c.startsWith("iscsiadm "));
+    expect(iscsiadm).toEqual([h.argv(iscsiadmArgv.nodes()), h.argv(iscsiadmArgv.login(IQN))]);
+    expect(h.nodeSettings(IQN)["node.session.timeo.replacement_timeout"]).toBe("12");
+    // a changed config is written again, and only what changed
+    h.put("etc/xen/scripts/block-iscsimple.conf", "[iscsi]\nreplacement-timeout = 14\n");
+    expect((await h.run(["remove"], { xenbus: "backend/vbd/5/51712" })).code).toBe(0);
+    const mark = h.calls().length;
+    await attached(h, 6);
+    expect(h.calls().slice(mark).filter((c) => c.includes(" -o update "))).toEqual([h.argv(iscsiadmArgv.setNode(IQN, "node.session.timeo.replacement_timeout", "14"))]);
   });
   it.concurrent("defaults to 15 s and validates the value", async () => {
     const h = sim();

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Argv } from "../../src/core/commands";
 import { callsFile, changeWorld, faultsFile, loadWorld, writeAtomic, type Fault, type World } from "./fakehost/world";
-import type { CallLine } from "./fakehost/tools";
+import { nodeRecordText, type CallLine } from "./fakehost/tools";
 
 export const REPO = path.resolve(import.meta.dirname, "../..");
 /** The program under test (BLOCK_ISCSIMPLE_TEST_BIN runs the suite against another build, e.g. an older one). */
@@ -99,7 +99,7 @@ export class SimHost {
     for (const iqn of Object.keys(world.nodes)) {
       const f = path.join(this.root, `etc/iscsi/nodes/${iqn}/${PORTAL.replace(/:(\d+)$/, ",$1")},1/default`);
       mkdirSync(path.dirname(f), { recursive: true });
-      writeFileSync(f, `node.name = ${iqn}\nnode.tpgt = 1\n`);
+      writeFileSync(f, `${nodeRecordText(iqn, PORTAL)}\n`);
     }
     mkdirSync(path.join(this.root, "proc/net"), { recursive: true });
     const unix = ["Num       RefCount Protocol Flags    Type St Inode Path", "0000000000000000: 00000002 00000000 00010000 0001 01 20117 /run/udev/control"];

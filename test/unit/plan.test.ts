@@ -37,6 +37,16 @@ describe("planTarget", () => {
   it("skips discovery when the node record exists", () => {
     expect(kinds(planTarget(req(IQN), { ...none, nodePortals: ["192.0.2.10:3260"] }))).toEqual(["set-node", "set-node", "set-node", "claim-target", "login", "set-recovery", "find-lun", "multipath"]);
   });
+  it("writes only the login settings that a node record does not hold already (every record file must)", () => {
+    const held = { "node.conn[0].timeo.login_timeout": "5", "node.session.initial_login_retry_max": "1", "node.session.timeo.replacement_timeout": "15" };
+    const portals = { ...none, nodePortals: ["192.0.2.10:3260", "192.0.2.11:3260"] };
+    expect(kinds(planTarget(req(IQN), { ...portals, nodeRecords: [held, held] }))).toEqual(["claim-target", "login", "set-recovery", "find-lun", "multipath"]);
+    const stale = { ...held, "node.session.timeo.replacement_timeout": "120" };
+    const steps = planTarget(req(IQN), { ...portals, nodeRecords: [held, stale] });
+    expect(steps.filter((s) => s.kind === "set-node")).toEqual([{ kind: "set-node", iqn: IQN, name: "node.session.timeo.replacement_timeout", value: "15" }]);
+    // no record file known: every setting is written
+    expect(kinds(planTarget(req(IQN), { ...portals, nodeRecords: [] })).filter((k) => k === "set-node")).toHaveLength(3);
+  });
   it("rescans an existing session when the LUN is not visible, and does not log in again", () => {
     expect(kinds(planTarget(req(`lun1@${IQN}`), { ...none, sessions: [3] }))).toEqual(["claim-target", "rescan", "set-recovery", "find-lun", "multipath"]);
     expect(kinds(planTarget(req(`lun1@${IQN}`), { ...none, sessions: [3], lunVisible: true }))).toEqual(["claim-target", "set-recovery", "find-lun", "multipath"]);

@@ -118,6 +118,19 @@ const portalDir = (p: string): string => normPortal(p).replace(/:(\d+)$/, ",$1")
 const wwidOf = (iqn: string, lun: number): string => `360000000000000000e${Buffer.from(iqn).toString("hex").slice(-10)}0${lun}`;
 const abs = (p: string): string => (p.startsWith("/") ? p : `/local/domain/0/${p}`);
 
+/** A new node record as open-iscsi writes it: open-iscsi's defaults (15 s x 8 logins, 120 s replacement). */
+export function nodeRecordText(iqn: string, portal: string): string {
+  return [
+    `node.name = ${iqn}`,
+    "node.tpgt = 1",
+    "node.session.initial_login_retry_max = 8",
+    "node.session.timeo.replacement_timeout = 120",
+    `node.conn[0].address = ${portal.replace(/:\d+$/, "")}`,
+    `node.conn[0].port = ${/:(\d+)$/.exec(portal)?.[1] ?? "3260"}`,
+    "node.conn[0].timeo.login_timeout = 15",
+  ].join("\n");
+}
+
 /** A "name = value" record file of open-iscsi. */
 export function readRecord(file: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -169,7 +182,20 @@ class Tools {
   // credentials there, and a login or a discovery reads them back.
   private nodeFile(iqn: string, portal: string): void {
     const f = this.R(`etc/iscsi/nodes/${iqn}/${portalDir(portal)},1/default`);
-    if (!fs.existsSync(f)) this.write(f, `node.name = ${iqn}\nnode.tpgt = 1\nnode.conn[0].address = ${normPortal(portal).replace(/:\d+$/, "")}`);
+    if (!fs.existsSync(f)) this.write(f, nodeRecordText(iqn, normPortal(portal)));
+  }
+
+  /** iscsiadm -o update: the value goes into every record file of the target. */
+  private updateFiles(iqn: string, name: string, value: string): void {
+    const dir = this.R(`etc/iscsi/nodes/${iqn}`);
+    if (!fs.existsSync(dir)) return;
+    for (const p of fs.readdirSync(dir)) {
+      for (const f of fs.readdirSync(path.join(dir, p))) {
+        const file = path.join(dir, p, f);
+        const lines = fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "" && l.split("=")[0]?.trim() !== name);
+        fs.writeFileSync(file, `${[...lines, `${name} = ${value}`].join("\n")}\n`);
+      }
+    }
   }
 
   private fileSettings(iqn: string): Record<string, string> {
@@ -276,7 +302,10 @@ class Tools {
       } else if (verb === "update") {
         const node = w.nodes[iqn];
         if (!node) this.fail(21, "iscsiadm: No records found\n");
-        else node.settings[opt(args, "-n") ?? ""] = opt(args, "-v") ?? "";
+        else {
+          node.settings[opt(args, "-n") ?? ""] = opt(args, "-v") ?? "";
+          this.updateFiles(iqn, opt(args, "-n") ?? "", opt(args, "-v") ?? "");
+        }
       } else if (verb === "login") {
         this.login(w, iqn);
       } else if (verb === "logout") {
