@@ -171,14 +171,15 @@ describe("health, heal and the monitor", () => {
     expect(h.calls().filter((c) => c.includes("md100"))).toEqual([]);
     // logger finishes writing on its own, after the monitor exits
     const syslog = (): string => (existsSync(h.file("fake/syslog.log")) ? readFileSync(h.file("fake/syslog.log"), "utf8") : "");
-    await waitFor(() => /my-vm-disk: healed: the iSCSI leg is in sync again/.test(syslog()), 5000);
+    await waitFor(() => /my-vm-disk: healed: the iSCSI leg is in sync again/.test(syslog()));
     expect(syslog()).toMatch(/my-vm-disk: iSCSI leg faulty, local leg in_sync/);
   });
 
   it.concurrent("the monitor stops on SIGTERM", async () => {
     const h = sim({ config: "[monitor]\ninterval = 1\n" });
     const child = h.start(["monitor"]);
-    await new Promise((r) => setTimeout(r, 1500));
+    // it records itself once it runs (its signal handlers are set before): not a guess of how long that takes
+    await waitFor(() => existsSync(h.file("run/block-iscsimple/monitor.json")));
     const code = new Promise((r) => child.on("exit", (c) => r(c)));
     child.kill("SIGTERM");
     expect(await code).toBe(0);

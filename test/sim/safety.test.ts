@@ -371,7 +371,8 @@ describe("the guard survives a crash", () => {
     h.finishRecovery("my-vm-disk");
     const mon = h.start(["monitor"]);
     try {
-      await waitFor(() => h.calls().some((c) => c.startsWith("mdadm --monitor ")));
+      // mdadm reports what changes after its first look at the arrays: fail the leg after that
+      await waitFor(() => existsSync(h.file("fake/mdadm-monitor.ready")));
       h.failLeg("my-vm-disk", "iscsi");
       // the monitor's own poll is an hour away: only the event can write it
       await waitFor(() => existsSync(guardFile(h)));

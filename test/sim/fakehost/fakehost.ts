@@ -36,6 +36,7 @@ function finish(o: Outcome): never {
 function mdadmMonitor(): never {
   const prog = args.find((a) => a.startsWith("--program="))?.slice("--program=".length) ?? "";
   const seen = new Map<string, boolean>();
+  const ready = path.join(fakeDir(root), "mdadm-monitor.ready");
   for (;;) {
     const w = loadWorld(root);
     for (const [md, a] of Object.entries(w.md ?? {})) {
@@ -49,6 +50,9 @@ function mdadmMonitor(): never {
         seen.set(key, faulty);
       }
     }
+    // like mdadm, it reports changes from the state it first saw: say when that is (a test that
+    // fails a leg before it would wait for an event that never comes)
+    if (!fs.existsSync(ready)) fs.writeFileSync(ready, `${process.pid}\n`);
     sleep(50);
   }
 }
