@@ -2,9 +2,9 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Argv } from "../../src/core/commands";
-import { callsFile, changeWorld, faultsFile, loadWorld, writeAtomic, type Fault, type World } from "./fakehost/world";
-import { nodeRecordText, type CallLine } from "./fakehost/tools";
+import type { Argv } from "../../src/core/commands.ts";
+import { callsFile, changeWorld, faultsFile, loadWorld, writeAtomic, type Fault, type World } from "./fakehost/world.ts";
+import { nodeRecordText, type CallLine } from "./fakehost/tools.ts";
 
 export const REPO = path.resolve(import.meta.dirname, "../..");
 /** The program under test (BLOCK_ISCSIMPLE_TEST_BIN runs the suite against another build, e.g. an older one). */
