@@ -8,7 +8,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { callsFile, changeWorld, faultsFile, loadWorld, readJson, writeAtomic, type Fault, type World } from "./world.ts";
 
-export const FAKEHOST = path.join(import.meta.dirname, "fakehost.ts");
+/** The fake tools' executable script (SimHost gives the compiled one; else the source, run as it is). */
+export const FAKEHOST = process.env.BLOCK_ISCSIMPLE_FAKEHOST ?? path.join(import.meta.dirname, "fakehost.ts");
 
 /** What a call printed and its exit status. */
 export interface Outcome {
