@@ -12,7 +12,7 @@ import { Log } from "../../src/host/log";
 import { hostPaths } from "../../src/host/paths";
 import type { Executor, Exited } from "../../src/host/run";
 import { act, faultOutcome, logLine, prepare, type Outcome } from "./fakehost/tools";
-import { SimHost, type SimOptions } from "./simhost";
+import { SimHost, TOOLS, type SimOptions } from "./simhost";
 
 /** What execa gives the program: text, one final newline stripped. */
 function text(chunks: readonly (string | Buffer)[]): string {
@@ -57,7 +57,6 @@ export interface InProc {
   logged(): string[];
 }
 
-const TOOLS = ["iscsiadm", "mdadm", "udevadm", "blkid", "xenstore-read", "xenstore-write", "xenstore-exists", "xenstore-rm", "xenstore-list", "xenstore-ls"];
 
 /**
  * A SimHost whose tools the engine calls in-process. A hang is reported at once as a command killed
@@ -68,7 +67,8 @@ export function inProcess(opts: SimOptions = {}): InProc {
   const paths = hostPaths({ BLOCK_ISCSIMPLE_ROOT: sim.root });
   const logFile = sim.file("var/log/xen/inproc.log");
   const log = new Log({ verbose: false, syslog: false, file: logFile, context: "test" });
-  const installed = new Set([...TOOLS, ...(opts.multipath ? ["multipath", "multipathd"] : [])]);
+  // logger is the Log's own child, never run through the executor
+  const installed = new Set([...TOOLS.filter((t) => t !== "logger"), ...(opts.multipath ? ["multipath", "multipathd"] : [])]);
   const host = makeHost(log, paths, simExecutor(sim.root, installed));
   const config = opts.config !== undefined ? parseConfig(opts.config, "block-iscsimple.conf").config : DEFAULT_CONFIG;
   const ctx: Context = { paths, config, configFile: paths.configFile, tabFile: paths.tabFile, warnings: [], log, host };

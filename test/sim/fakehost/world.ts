@@ -79,7 +79,8 @@ const lockFile = (root: string): string => path.join(fakeDir(root), "lock");
 export const faultsFile = (root: string): string => path.join(fakeDir(root), "faults.json");
 export const callsFile = (root: string): string => path.join(fakeDir(root), "calls.log");
 
-const pause = (ms: number): void => {
+/** Sleeps without an event loop (the fake tools are short synchronous programs). */
+export const pause = (ms: number): void => {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 };
 
