@@ -1,5 +1,5 @@
 import { lstat, readlink, rm, stat, writeFile } from "node:fs/promises";
-import { execa } from "execa";
+import { spawn } from "node:child_process";
 import path from "node:path";
 import { mdadm } from "../core/commands";
 import { parseSyncCompleted, type ArrayState, type LegState } from "../core/md-state";
@@ -93,8 +93,18 @@ export class Md {
    */
   watchEvents(program: string, delayS: number, onExit: (why: string) => void): { stop: () => void } {
     const [file, ...args] = mdadm.monitor(program, delayS);
-    const child = execa(file, args, { reject: false, stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { LC_ALL: "C", PATH: toolPath(this.paths.root), BLOCK_ISCSIMPLE_MD_EVENT: "1" } });
-    void child.then((r) => onExit(r.failed && r.exitCode === undefined ? (r.shortMessage ?? "could not run") : `exit ${r.exitCode}${r.stderr ? `: ${String(r.stderr).trim().slice(0, 200)}` : ""}`));
+    const child = spawn(file, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LC_ALL: "C", PATH: toolPath(this.paths.root), BLOCK_ISCSIMPLE_MD_EVENT: "1" } });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      if (stderr.length < 4096) stderr += c.toString("utf8");
+    });
+    let told = false;
+    const tell = (why: string): void => {
+      if (!told) onExit(why);
+      told = true;
+    };
+    child.once("error", (e) => tell(e.message));
+    child.once("close", (code, signal) => tell(code === null ? `killed by ${signal}` : `exit ${code}${stderr ? `: ${stderr.trim().slice(0, 200)}` : ""}`));
     return { stop: () => child.kill("SIGTERM") };
   }
 

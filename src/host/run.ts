@@ -1,10 +1,12 @@
-import { execa } from "execa";
 import { redactArgv } from "../core/chap";
 import type { Argv } from "../core/commands";
 import { FailedError, oneLine } from "../core/errors";
 import type { Deadline } from "./clock";
 import type { Log } from "./log";
 import { toolPath } from "./paths";
+import { spawnExecutor, type Executor } from "./executor";
+
+export type { Executor, Exited } from "./executor";
 
 export interface RunResult {
   readonly code: number;
@@ -30,15 +32,35 @@ export class CommandError extends FailedError {
 /** Where time went, per program (iscsiadm, mdadm, ...) and for waits: for the lab's numbers. */
 export class Timings {
   readonly ms = new Map<string, number>();
-  private readonly t0 = performance.now();
+  private readonly t0: number;
+  constructor(private readonly now: () => number = () => performance.now()) {
+    this.t0 = now();
+  }
+  private readonly open = new Map<string, { n: number; since: number }>();
   add(what: string, ms: number): void {
     this.ms.set(what, (this.ms.get(what) ?? 0) + ms);
   }
-  /** "timing: total T ms, outside T ms, iscsiadm a ms, ...": outside = host commands and device waits. */
+  /** Times one call of WHAT; calls of the same kind that overlap count their wall time once. */
+  begin(what: string): () => void {
+    const o = this.open.get(what) ?? { n: 0, since: 0 };
+    this.open.set(what, o);
+    if (o.n++ === 0) o.since = this.now();
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--o.n === 0) this.add(what, this.now() - o.since);
+    };
+  }
+  /**
+   * "timing: total T ms, outside T ms, iscsiadm a ms, ...; start-up S ms": outside = host commands,
+   * xenstore and waits; start-up = from the process's start to the first of them (performance.now()
+   * counts from the process's start), before `total`.
+   */
   summary(): string {
     const outside = [...this.ms.values()].reduce((a, b) => a + b, 0);
     const parts = [...this.ms].map(([k, v]) => `${k} ${Math.round(v)} ms`);
-    return `timing: total ${Math.round(performance.now() - this.t0)} ms, outside ${Math.round(outside)} ms${parts.length ? `, ${parts.join(", ")}` : ""}`;
+    return `timing: total ${Math.round(this.now() - this.t0)} ms, outside ${Math.round(outside)} ms${parts.length ? `, ${parts.join(", ")}` : ""}; start-up ${Math.round(this.t0)} ms`;
   }
 }
 
@@ -47,45 +69,6 @@ export interface ChildWatcher {
   ended(pid: number): void;
 }
 
-/** How a host command ended. */
-export interface Exited {
-  /** The exit status; null when it did not exit by itself (killed, or not started). */
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  /** Killed because its time ran out. */
-  readonly timedOut: boolean;
-  /** The program is not installed. */
-  readonly notFound: boolean;
-  /** Why it could not run, when it could not. */
-  readonly error: string | null;
-  readonly cause?: unknown;
-}
-
-/**
- * Starts a host command and tells how it ended: the one seam between the program and the host's
- * processes. Production runs execa; the in-process engine tests put the simulated host's tools here
- * (as os-brick's connectors take an injected executor).
- */
-export type Executor = (argv: Argv, o: { readonly timeoutMs: number; readonly env: Readonly<Record<string, string>> }) => { readonly pid: number | undefined; readonly done: Promise<Exited> };
-
-/** Never through a shell, stdin closed, SIGKILL when the time is up. */
-export const execaExecutor: Executor = (argv, o) => {
-  const [file, ...args] = argv;
-  const child = execa(file, args, { reject: false, timeout: o.timeoutMs, killSignal: "SIGKILL", env: o.env, stdin: "ignore", maxBuffer: 4 * 1024 * 1024 });
-  const done = child.then(
-    (r): Exited => ({
-      status: typeof r.exitCode === "number" ? r.exitCode : null,
-      stdout: typeof r.stdout === "string" ? r.stdout : "",
-      stderr: typeof r.stderr === "string" ? r.stderr : "",
-      timedOut: r.timedOut,
-      notFound: r.code === "ENOENT",
-      error: r.failed && r.exitCode === undefined && !r.timedOut ? oneLine(r.shortMessage ?? "could not run") : null,
-      cause: r.cause,
-    }),
-  );
-  return { pid: child.pid, done };
-};
 
 /**
  * Runs host commands: never through a shell, LC_ALL=C, stdin closed, and killed when the
@@ -98,7 +81,7 @@ export class Runner {
     private readonly log: Log,
     /** Where the tools are looked up: a fixed PATH, never the inherited one. */
     private readonly path: string = toolPath(),
-    private readonly exec: Executor = execaExecutor,
+    private readonly exec: Executor = spawnExecutor,
   ) {}
 
   async run(argv: Argv, deadline: Deadline, okCodes: readonly number[] = [0]): Promise<RunResult> {
@@ -107,12 +90,13 @@ export class Runner {
     const timeout = Math.max(1, Math.floor(deadline.remainingMs()));
     if (deadline.expired()) throw new CommandError(`${shownCmd}: not started, the deadline has passed`, argv, null);
     const t0 = performance.now();
+    const timed = this.timings.begin(file);
     const child = this.exec(argv, { timeoutMs: timeout, env: { LC_ALL: "C", PATH: this.path } });
     if (child.pid !== undefined) this.watcher?.started(child.pid, file);
     const r = await child.done;
     if (child.pid !== undefined) this.watcher?.ended(child.pid);
     const ms = performance.now() - t0;
-    this.timings.add(file, ms);
+    timed();
     if (r.timedOut) {
       this.log.command(`ran ${shownCmd}: killed after ${Math.round(ms)} ms (deadline)`);
       throw new CommandError(`${shownCmd}: did not finish within ${(timeout / 1000).toFixed(1)} s and was killed`, argv, null);

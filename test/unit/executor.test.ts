@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { spawnExecutor } from "../../src/host/executor";
+
+const env = { LC_ALL: "C", PATH: "/usr/bin:/bin" };
+const run = (argv: string[], timeoutMs = 10_000) => spawnExecutor(argv as [string, ...string[]], { timeoutMs, env }).done;
+
+describe("host commands through node:child_process", () => {
+  it("gives the exit status and the output, without a final newline, and never uses a shell", async () => {
+    expect(await run(["printf", "a\\nb\\n"])).toMatchObject({ status: 0, stdout: "a\nb", stderr: "", timedOut: false, notFound: false, error: null });
+    expect(await run(["false"])).toMatchObject({ status: 1, timedOut: false, error: null });
+    // a shell would expand these
+    expect((await run(["echo", "$HOME", "*", ";", "true"])).stdout).toBe("$HOME * ; true");
+    const r = await run(["ls", "/nonexistent-dir"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/nonexistent-dir/);
+  });
+
+  it("a program that is not installed is said so; one that runs out of time is SIGKILLed", async () => {
+    expect(await run(["no-such-program-xyz"])).toMatchObject({ status: null, notFound: true, timedOut: false });
+    expect(await run(["sleep", "30"], 200)).toMatchObject({ status: null, timedOut: true });
+  });
+
+  it("stops a command that floods its output (4 MiB), and a child's own signal death is no timeout", async () => {
+    const flood = await run(["head", "-c", String(6 * 1024 * 1024), "/dev/zero"]);
+    expect(flood).toMatchObject({ timedOut: false, error: "more than 4194304 bytes of output" });
+    const dir = mkdtempSync(path.join(os.tmpdir(), "biexec-"));
+    try {
+      const self = path.join(dir, "selfkill");
+      writeFileSync(self, "#!/bin/sh\nkill -TERM $$\n");
+      chmodSync(self, 0o755);
+      expect(await run([self])).toMatchObject({ status: null, timedOut: false, error: "killed by SIGTERM" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the environment of a host command", () => {
+  it("is the program's own, with the given variables over it", async () => {
+    process.env.BI_EXECUTOR_TEST = "kept";
+    try {
+      const r = await spawnExecutor(["env"], { timeoutMs: 10_000, env: { LC_ALL: "C", PATH: "/usr/bin:/bin" } }).done;
+      expect(r.stdout.split("\n")).toEqual(expect.arrayContaining(["BI_EXECUTOR_TEST=kept", "LC_ALL=C", "PATH=/usr/bin:/bin"]));
+    } finally {
+      delete process.env.BI_EXECUTOR_TEST;
+    }
+  });
+});
+
+describe("a program that cannot start", () => {
+  it("leaves no timer behind (spawn's own timeout option kept the process alive until it fired)", async () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    const r = await spawnExecutor(["no-such-program-xyz"], { timeoutMs: 60_000, env: {} }).done;
+    expect(r.notFound).toBe(true);
+    expect(timers()).toBe(before);
+    await spawnExecutor(["true"], { timeoutMs: 60_000, env: {} }).done;
+    expect(timers()).toBe(before);
+  });
+});
+
+import { Timings } from "../../src/host/run";
+
+describe("the timing line", () => {
+  it("counts calls of one kind that overlap once (their wall time), and a call ended twice once", () => {
+    let clock = 1000;
+    const t = new Timings(() => clock);
+    const a = t.begin("xenstore");
+    clock += 10;
+    const b = t.begin("xenstore");
+    clock += 50;
+    a();
+    a();
+    clock += 50;
+    b();
+    // 60 and 100 ms, overlapping from 1000 to 1110: 110 ms, not 160
+    expect(t.ms.get("xenstore")).toBe(110);
+    const c = t.begin("xenstore");
+    clock += 5;
+    c();
+    expect(t.ms.get("xenstore")).toBe(115);
+    expect(t.summary()).toBe("timing: total 115 ms, outside 115 ms, xenstore 115 ms; start-up 1000 ms");
+  });
+});
