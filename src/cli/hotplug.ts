@@ -42,13 +42,19 @@ export async function hotplug(action: "add" | "remove", xenbusPath: string): Pro
       host.log.step("removed");
       return EXIT.ok;
     }
-    if (await host.xs.exists(`${b.backend}/physical-device`, deadline)) {
+    // the three reads at once (one round trip to xenstored, or three tools side by side)
+    const [already, keys, vmPath] = await Promise.all([
+      host.xs.exists(`${b.backend}/physical-device`, deadline),
+      host.xs.readMany([`${b.backend}/params`, `${b.backend}/mode`], deadline).catch((err: unknown) => ({ err })),
+      host.xs.readOptional(`/local/domain/${b.domid}/vm`, deadline),
+    ]);
+    if (already) {
       host.log.step("physical-device is already written: called twice, nothing to do");
       return EXIT.ok;
     }
-    const [params, mode] = (await host.xs.readMany([`${b.backend}/params`, `${b.backend}/mode`], deadline)) as [string, string];
+    if ("err" in keys) throw keys.err;
+    const [params, mode] = keys as [string, string];
     if (!/^[rw]/.test(mode)) throw new InputError(`mode '${oneLine(mode, 20)}' is not r or w`);
-    const vmPath = await host.xs.readOptional(`/local/domain/${b.domid}/vm`, deadline);
     const vm = vmPath?.replace(/^\/vm\//, "") ?? null;
     const spec = parseSpec(params);
     const owner: Owner = { kind: "xen", domid: b.domid, devid: b.devid, backend: b.backend, vm: vm !== null && UUID_RE.test(vm) ? vm : null };

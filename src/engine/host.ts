@@ -38,7 +38,7 @@ export function makeHost(log: Log, paths: HostPaths = hostPaths(), exec?: Execut
     iscsiDb: new IscsiDb(paths),
     md: new Md(run, paths),
     mpath: new Multipath(run, paths),
-    xs: new Xenstore(run),
+    xs: new Xenstore(run, log, paths.xenstored),
     store,
     locks: new Locks(store.locksDir(), log, (ms) => run.timings.add("lock-wait", ms), paths.proc),
     guard: new GuardStore(paths),

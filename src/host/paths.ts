@@ -27,6 +27,8 @@ export interface HostPaths {
   readonly iscsiNodes: string;
   readonly iscsiSendTargets: string;
   readonly iscsiLockDir: string;
+  /** xenstored's unix socket (XENSTORED_PATH, as libxenstore reads it, else its usual place). */
+  readonly xenstored: string;
 }
 
 export const DEFAULT_CONFIG_FILE = "/etc/xen/scripts/block-iscsimple.conf";
@@ -53,7 +55,15 @@ export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
     iscsiNodes: at("/etc/iscsi/nodes"),
     iscsiSendTargets: at("/etc/iscsi/send_targets"),
     iscsiLockDir: at("/run/lock/iscsi"),
+    xenstored: xenstoredSocket(env, at),
   };
+}
+
+function xenstoredSocket(env: NodeJS.ProcessEnv, at: (p: string) => string): string {
+  const p = env.XENSTORED_PATH;
+  if (p === undefined || p === "") return at("/var/run/xenstored/socket");
+  if (!path.isAbsolute(p) || p.length > 107 || /[\0-\x1f]/.test(p)) throw new FailedError("XENSTORED_PATH must be an absolute path to xenstored's socket");
+  return p;
 }
 
 /** The same path as the administrator knows it (without the test root), for messages. */
