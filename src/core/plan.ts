@@ -138,6 +138,17 @@ export function planTarget(req: Request, view: TargetView): Step[] {
   return steps;
 }
 
+/**
+ * The target plan in two parts: what needs the target lock (discovery, node records, the claim, the
+ * login or rescan, the sessions' timeout) and what does not (finding the LUN's device and its
+ * multipath map). Once the claim is recorded, a logout, which needs the lock, finds it and leaves
+ * the session: so the next disk of the same target need not wait for this one's device.
+ */
+export function splitAtLun(steps: readonly Step[]): { locked: Step[]; after: Step[] } {
+  const i = steps.findIndex((s) => s.kind === "find-lun");
+  return i < 0 ? { locked: [...steps], after: [] } : { locked: steps.slice(0, i), after: steps.slice(i) };
+}
+
 /** What the engine observed about the label, under the label lock. */
 export interface MirrorView {
   readonly records: readonly AttachmentRecord[];

@@ -34,3 +34,22 @@ export function parsePortal(text: string): Portal | string {
 export function formatPortal(p: Portal): string {
   return p.host.includes(":") ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`;
 }
+
+/**
+ * The portals of a target's node record files (`node.conn[0].address` and `.port`, as iscsiadm
+ * writes them), in the form `iscsiadm -m node` prints; null when a record lacks either or holds a
+ * value that is not a portal (then iscsiadm is asked).
+ */
+export function recordPortals(records: readonly Readonly<Record<string, string>>[]): string[] | null {
+  if (records.length === 0) return null;
+  const out = new Set<string>();
+  for (const r of records) {
+    const host = r["node.conn[0].address"];
+    const port = r["node.conn[0].port"];
+    if (host === undefined || port === undefined) return null;
+    const p = parsePortal(host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
+    if (typeof p === "string") return null;
+    out.add(formatPortal(p));
+  }
+  return [...out];
+}

@@ -43,7 +43,7 @@ export const STEP_TABLE: { readonly [K in StepKind]: StepInfo<StepOf<K>> } = {
   },
   "set-node": {
     title: (s) => `set ${s.name}=${/password/.test(s.name) ? "********" : s.value} for ${s.iqn}`,
-    commands: (s) => [show(iscsiadm.setNode(s.iqn, s.name, s.value))],
+    commands: (s) => [`(write ${s.name} = ${/password/.test(s.name) ? "********" : s.value} into every node record of ${s.iqn} under /etc/iscsi/nodes, under iscsiadm's lock; if it has no record file there:) ${show(iscsiadm.setNode(s.iqn, s.name, s.value))}`],
   },
   "set-chap": {
     title: (s) => `set the CHAP credentials of ${s.iqn} in its node records`,

@@ -1,7 +1,8 @@
 import { errorMessage, InputError, InternalError, RefusedError, StepFailed } from "../core/errors";
-import { judgeGuard, planMirror, planTarget, validateRequest, type Request, type Step, type TargetView, type MirrorView, type Undo } from "../core/plan";
+import { judgeGuard, planMirror, planTarget, splitAtLun, validateRequest, type Request, type Step, type TargetView, type MirrorView, type Undo } from "../core/plan";
 import { stepTitle, undoOf } from "../core/steps";
 import type { AttachmentRecord } from "../core/records";
+import { recordPortals } from "../core/portal";
 import { formatSpec } from "../core/spec";
 import type { Budget, Deadline } from "../host/clock";
 import type { NamedDisks } from "../core/health";
@@ -27,10 +28,12 @@ export interface AttachResult {
 
 export async function observeTarget(host: Host, iqn: string, lun: number, deadline: Deadline): Promise<TargetView> {
   const sessions = await host.iscsi.sessions(iqn);
+  // the node records' portals from their files (no iscsiadm run); iscsiadm when the files say nothing
+  const nodeRecords = sessions.length > 0 ? [] : await host.iscsiDb.nodeSettings(iqn);
   return {
     sessions,
-    nodePortals: sessions.length > 0 ? [] : await host.iscsi.nodePortals(iqn, deadline),
-    nodeRecords: sessions.length > 0 ? [] : await host.iscsiDb.nodeSettings(iqn),
+    nodePortals: sessions.length > 0 ? [] : (recordPortals(nodeRecords) ?? (await host.iscsi.nodePortals(iqn, deadline))),
+    nodeRecords,
     lunVisible: sessions.length > 0 && (await host.iscsi.findLun(iqn, lun)) !== null,
     records: await host.store.attachments(),
   };
@@ -147,14 +150,17 @@ export async function attach(host: Host, req: Request, budget: Budget): Promise<
     try {
       const iqn = req.spec.iqn;
       if (iqn !== null) {
-        await host.locks.with(targetLockName(iqn), deadline, async (targetLock) => {
+        const after = await host.locks.with(targetLockName(iqn), deadline, async (targetLock) => {
           held.push(targetLock);
           try {
-            await run(await planTargetNow(host, req, deadline));
+            const { locked, after } = splitAtLun(await planTargetNow(host, req, deadline));
+            await run(locked);
+            return after;
           } finally {
             held.pop();
           }
         });
+        await run(after);
       }
       await run(await planMirrorNow(host, req, { iqn: req.spec.iqn, lun: req.spec.lun, wwid: journal.record.iscsiWwid ?? null, local: localDisk }));
       for (const l of held) await l.check();

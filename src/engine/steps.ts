@@ -32,7 +32,10 @@ const RUN: { readonly [K in StepKind]: Runner<K> } = {
       throw new FailedError(`no portal lists ${s.iqn} (sendtargets on ${s.portals.join(", ")}${why})`, { cause: errors.length === 1 ? errors[0] : errors.length ? new AggregateError(errors) : undefined });
     }
   },
-  "set-node": ({ host, deadline }, s) => host.iscsi.setNode(s.iqn, s.name, s.value, deadline),
+  // into the record files, as iscsiadm -o update would (no process); iscsiadm where there are none
+  "set-node": async ({ host, deadline }, s) => {
+    if ((await host.iscsiDb.setNode(s.iqn, [[s.name, s.value]], deadline)) === 0) await host.iscsi.setNode(s.iqn, s.name, s.value, deadline);
+  },
   "set-chap": async ({ host, deadline }, s) => {
     if (s.onlyTo !== null) {
       const bad = untrustedForDefault(await host.iscsi.nodePortals(s.iqn, deadline), s.onlyTo);

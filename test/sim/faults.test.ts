@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { IQN, processesUnder, SimHost, waitFor, type Fault } from "./simhost";
 import { useSimHosts } from "./use-sim";
@@ -9,9 +10,16 @@ const sim = useSimHosts();
 const CONFIG = "[iscsi]\nportals = 192.0.2.10\nlogin-timeout = 2\nlogin-retries = 1\n[attach]\ndeadline = 15\n[md]\nsync-speed-max = 50000\n";
 const SPEC = `lun1@${IQN}+my-vm-disk`;
 
-/** A fresh host without node records, so that an add runs every step (discovery included). */
-function fresh(): SimHost {
-  return sim({ nodes: false, config: CONFIG });
+/**
+ * A fresh host without node records, so that an add runs every step (discovery included). Discovery
+ * makes the records as files, which the add writes its settings into; for the faults of
+ * `iscsiadm -o update`, the host has records iscsiadm knows that are not files under /etc/iscsi/nodes.
+ */
+function fresh(key = ""): SimHost {
+  if (!key.startsWith("iscsiadm update")) return sim({ nodes: false, config: CONFIG });
+  const h = sim({ config: CONFIG });
+  rmSync(h.file("etc/iscsi/nodes"), { recursive: true, force: true });
+  return h;
 }
 
 /** [fault key, fault, words the hotplug-error must contain] for every step of an add. */
@@ -30,7 +38,7 @@ const STEPS: [string, Fault, string][] = [
 
 describe("a fault at every step of add, then remove: error reported, nothing left", () => {
   it.concurrent.each(STEPS)("%s", { timeout: 90_000 }, async (key, fault, words) => {
-    const h = fresh();
+    const h = fresh(key);
     h.faults({ [key.replace(/ after$/, "")]: fault });
     const be = h.backend(5, 51712, SPEC);
     const add = await h.run(["add"], { xenbus: be });
@@ -92,7 +100,7 @@ const KILL_AT: [string, Record<string, Fault>][] = [
 
 describe("an add SIGKILLed at every step, then remove, then a fresh add", () => {
   it.concurrent.each(KILL_AT)("killed in %s (%j)", { timeout: 90_000 }, async (key, faults) => {
-    const h = fresh();
+    const h = fresh(key);
     h.faults(faults);
     const be = h.backend(6, 51712, SPEC);
     const child = h.start(["add"], { xenbus: be });

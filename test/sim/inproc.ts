@@ -10,11 +10,11 @@ import type { Context } from "../../src/engine/context";
 import { makeHost, type Host } from "../../src/engine/host";
 import { Log } from "../../src/host/log";
 import { hostPaths } from "../../src/host/paths";
-import type { Executor, Exited } from "../../src/host/run";
+import type { Executor, Exited } from "../../src/host/executor";
 import { act, faultOutcome, logLine, prepare, type Outcome } from "./fakehost/tools";
 import { SimHost, TOOLS, type SimOptions } from "./simhost";
 
-/** What execa gives the program: text, one final newline stripped. */
+/** What the executor gives the program: text, one final newline stripped. */
 function text(chunks: readonly (string | Buffer)[]): string {
   return Buffer.concat(chunks.map((c) => (typeof c === "string" ? Buffer.from(c) : c)))
     .toString("utf8")

@@ -35,33 +35,45 @@ describe("fast failover", () => {
   it.concurrent("sets the replacement timeout on the node record before login, and on the session", async () => {
     const h = sim({ config: "[iscsi]\nreplacement-timeout = 12\n" });
     await attached(h);
-    expect(h.world().nodes[IQN]?.settings["node.session.timeo.replacement_timeout"]).toBe("12");
-    const updates = h.calls().filter((c) => c.includes(" -o update "));
-    const login = h.calls().findIndex((c) => /^iscsiadm -m node -T \S+ --login$/.test(c));
-    expect(updates.some((c) => c.includes("replacement_timeout -v 12"))).toBe(true);
-    expect(h.calls().findIndex((c) => c.includes("replacement_timeout"))).toBeLessThan(login);
+    // written into the record files (no iscsiadm -o update): the login read it from there
+    expect(h.nodeSettings(IQN)["node.session.timeo.replacement_timeout"]).toBe("12");
+    expect(h.calls().filter((c) => c.includes(" -o update "))).toEqual([]);
     expect(readFileSync(h.file("sys/class/iscsi_session/session1/recovery_tmo"), "utf8").trim()).toBe("12");
   });
-  it.concurrent("a target's next attach finds the settings in its node record: no iscsiadm update, one iscsiadm (the login)", async () => {
+  it.concurrent("a target's next attach finds the settings in its node record: no iscsiadm update, no node listing (the record files tell the portals): one iscsiadm, the login", async () => {
     const h = sim({ config: "[iscsi]\nreplacement-timeout = 12\n" });
     const be = await attached(h);
     expect((await h.run(["remove"], { xenbus: be })).code).toBe(0);
     const before = h.calls().length;
     await attached(h, 5);
     const iscsiadm = h.calls().slice(before).filter((c) => c.startsWith("iscsiadm "));
-    expect(iscsiadm).toEqual([h.argv(iscsiadmArgv.nodes()), h.argv(iscsiadmArgv.login(IQN))]);
+    expect(iscsiadm).toEqual([h.argv(iscsiadmArgv.login(IQN))]);
     expect(h.nodeSettings(IQN)["node.session.timeo.replacement_timeout"]).toBe("12");
     // a changed config is written again, and only what changed
     h.put("etc/xen/scripts/block-iscsimple.conf", "[iscsi]\nreplacement-timeout = 14\n");
     expect((await h.run(["remove"], { xenbus: "backend/vbd/5/51712" })).code).toBe(0);
-    const mark = h.calls().length;
     await attached(h, 6);
-    expect(h.calls().slice(mark).filter((c) => c.includes(" -o update "))).toEqual([h.argv(iscsiadmArgv.setNode(IQN, "node.session.timeo.replacement_timeout", "14"))]);
+    const setLines = readFileSync(h.file("var/log/xen/xen-hotplug.log"), "utf8").split("\n").filter((l) => l.includes("add backend/vbd/6/51712: set node."));
+    expect(setLines.map((l) => l.replace(/.*: set /, ""))).toEqual([`node.session.timeo.replacement_timeout=14 for ${IQN}`]);
+    expect(h.nodeSettings(IQN)["node.session.timeo.replacement_timeout"]).toBe("14");
+  });
+  it.concurrent("where the target's node records are not files under /etc/iscsi/nodes, iscsiadm lists and updates them", async () => {
+    const h = sim();
+    rmSync(h.file("etc/iscsi/nodes"), { recursive: true, force: true });
+    await attached(h);
+    const iscsiadm = h.calls().filter((c) => c.startsWith("iscsiadm "));
+    expect(iscsiadm.slice(0, 4)).toEqual([
+      h.argv(iscsiadmArgv.nodes()),
+      h.argv(iscsiadmArgv.setNode(IQN, "node.conn[0].timeo.login_timeout", "5")),
+      h.argv(iscsiadmArgv.setNode(IQN, "node.session.initial_login_retry_max", "1")),
+      h.argv(iscsiadmArgv.setNode(IQN, "node.session.timeo.replacement_timeout", "15")),
+    ]);
+    expect(h.world().nodes[IQN]?.settings["node.session.timeo.replacement_timeout"]).toBe("15");
   });
   it.concurrent("defaults to 15 s and validates the value", async () => {
     const h = sim();
     await attached(h);
-    expect(h.world().nodes[IQN]?.settings["node.session.timeo.replacement_timeout"]).toBe("15");
+    expect(h.nodeSettings(IQN)["node.session.timeo.replacement_timeout"]).toBe("15");
     const bad = sim({ config: "[iscsi]\nreplacement-timeout = 0\n" });
     const r = await bad.run(["add", SPEC]);
     expect(r.code).toBe(2);

@@ -70,3 +70,17 @@ describe("the CHAP file", () => {
     expect(() => parseChap("[filer1]\nusername = a\npassword = b\n", "chap.conf")).toThrow(/section \[filer1\] is not \[discovery\], \[default\] or a target's IQN/);
   });
 });
+
+import { recordPortals } from "../../src/core/portal";
+
+describe("node record files", () => {
+  it("tell the portals as iscsiadm -m node prints them; a record without them sends us to iscsiadm", () => {
+    const rec = (address: string, port = "3260"): Record<string, string> => ({ "node.name": "iqn.x", "node.conn[0].address": address, "node.conn[0].port": port });
+    expect(recordPortals([rec("192.0.2.10"), rec("192.0.2.11", "3261"), rec("192.0.2.10")])).toEqual(["192.0.2.10:3260", "192.0.2.11:3261"]);
+    expect(recordPortals([rec("fd00::10")])).toEqual(["[fd00::10]:3260"]);
+    expect(recordPortals([])).toBeNull();
+    expect(recordPortals([rec("192.0.2.10"), { "node.name": "iqn.x" }])).toBeNull();
+    expect(recordPortals([rec("192.0.2.10", "99999")])).toBeNull();
+    expect(recordPortals([rec("bad host!")])).toBeNull();
+  });
+});

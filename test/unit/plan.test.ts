@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG } from "../../src/core/config";
 import { stepCommands, undoOf } from "../../src/core/steps";
 import { RefusedError, InputError } from "../../src/core/errors";
-import { planMirror, planTarget, validateRequest, type Request, type TargetView } from "../../src/core/plan";
+import { planMirror, planTarget, splitAtLun, validateRequest, type Request, type TargetView } from "../../src/core/plan";
 import type { AttachmentRecord, Owner } from "../../src/core/records";
 import { parseSpec } from "../../src/core/spec";
 
@@ -46,6 +46,12 @@ describe("planTarget", () => {
     expect(steps.filter((s) => s.kind === "set-node")).toEqual([{ kind: "set-node", iqn: IQN, name: "node.session.timeo.replacement_timeout", value: "15" }]);
     // no record file known: every setting is written
     expect(kinds(planTarget(req(IQN), { ...portals, nodeRecords: [] })).filter((k) => k === "set-node")).toHaveLength(3);
+  });
+  it("holds the target lock up to the login or rescan: the LUN's device and map are awaited after it", () => {
+    const { locked, after } = splitAtLun(planTarget(req(`lun1@${IQN}+l`), none));
+    expect(kinds(locked)).toEqual(["discover", "set-node", "set-node", "set-node", "claim-target", "login", "set-recovery"]);
+    expect(kinds(after)).toEqual(["find-lun", "multipath"]);
+    expect(splitAtLun([])).toEqual({ locked: [], after: [] });
   });
   it("rescans an existing session when the LUN is not visible, and does not log in again", () => {
     expect(kinds(planTarget(req(`lun1@${IQN}`), { ...none, sessions: [3] }))).toEqual(["claim-target", "rescan", "set-recovery", "find-lun", "multipath"]);
