@@ -1,5 +1,5 @@
-import { constants } from "node:fs";
-import { open, readlink, realpath } from "node:fs/promises";
+import { constants, readlinkSync, realpathSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { FailedError, oneLine } from "../core/errors";
 import type { HostPaths } from "./paths";
 import { join, listDir, parseDevFile, readText, sameDev, statBlock, type BlockDev } from "./sysfs";
@@ -30,13 +30,10 @@ async function nodeAt(dir: string): Promise<BlockNode | null> {
 
 /** The sysfs folder of a device: /sys/dev/block/M:m (or, where that index is missing, a scan of /sys/block). */
 async function sysDirOf(paths: HostPaths, dev: BlockDev): Promise<string | null> {
-  try {
-    return await realpath(join(paths.sys, "dev/block", `${dev.major}:${dev.minor}`));
-  } catch {
-    /* fall back to the scan */
-  }
+  const indexed = realOrNull(join(paths.sys, "dev/block", `${dev.major}:${dev.minor}`));
+  if (indexed !== null) return indexed;
   for (const name of await listDir(join(paths.sys, "block"))) {
-    const dir = await realpath(join(paths.sys, "block", name)).catch(() => null);
+    const dir = realOrNull(join(paths.sys, "block", name));
     if (dir === null) continue;
     if (sameDev(parseDevFile(await readText(join(dir, "dev"))), dev)) return dir;
     for (const sub of await listDir(dir)) {
@@ -143,14 +140,16 @@ export async function openBy(paths: HostPaths, devs: readonly BlockDev[]): Promi
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     const fdDir = join(paths.procfs, pid, "fd");
     for (const fd of await listDir(fdDir)) {
+      const link = join(fdDir, fd);
       let target: string;
       try {
-        target = await readlink(join(fdDir, fd));
+        target = readlinkSync(link);
       } catch {
         continue;
       }
-      if (!target.startsWith("/")) continue; // sockets, pipes, anon inodes
-      const d = await statBlock(join(fdDir, fd));
+      // sockets, pipes and anon inodes; no device node can live in /proc or /sys
+      if (!target.startsWith("/") || target.startsWith("/proc/") || target.startsWith("/sys/")) continue;
+      const d = await statBlock(link);
       if (d && devs.some((x) => sameDev(x, d))) {
         const comm = (await readText(join(paths.procfs, pid, "comm"))) ?? "?";
         out.push(`held open by pid ${pid} (${safe(comm)})`);
@@ -159,4 +158,12 @@ export async function openBy(paths: HostPaths, devs: readonly BlockDev[]): Promi
     }
   }
   return out;
+}
+
+function realOrNull(p: string): string | null {
+  try {
+    return realpathSync(p);
+  } catch {
+    return null;
+  }
 }

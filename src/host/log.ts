@@ -1,4 +1,4 @@
-import { appendFileSync } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { spawn, type ChildProcess } from "node:child_process";
 import { logger } from "../core/commands";
 import { oneLine } from "../core/errors";
@@ -18,6 +18,9 @@ export interface LogOptions {
  */
 export class Log {
   private syslogChild: ChildProcess | null = null;
+  private fd: number | null = null;
+  private fdFile: string | null = null;
+  private fdOpened = 0;
   private opts: LogOptions;
   constructor(opts: LogOptions) {
     this.opts = opts;
@@ -52,7 +55,18 @@ export class Log {
     const line = oneLine(`${this.opts.context}: ${message}`, 2000);
     if (this.opts.file !== null) {
       try {
-        appendFileSync(this.opts.file, `${new Date().toISOString()} block-iscsimple[${process.pid}] ${level}: ${line}\n`);
+        // kept open for a few seconds (an add's lines), for appending (O_APPEND: the lines of
+        // parallel adds do not mix); opened again after that, so that a long-running monitor
+        // follows a rotated log
+        const now = performance.now();
+        if (this.fd === null || this.fdFile !== this.opts.file || now - this.fdOpened > 5000) {
+          if (this.fd !== null) closeSync(this.fd);
+          this.fd = null;
+          this.fd = openSync(this.opts.file, "a");
+          this.fdFile = this.opts.file;
+          this.fdOpened = now;
+        }
+        writeSync(this.fd, `${new Date().toISOString()} block-iscsimple[${process.pid}] ${level}: ${line}\n`);
       } catch {
         /* no log directory (no Xen installed): the file log is best effort */
       }
@@ -86,6 +100,8 @@ export class Log {
    * so there is no need to wait for logger itself (a slow logger must not slow every hotplug).
    */
   async close(): Promise<void> {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
     const child = this.syslogChild;
     this.syslogChild = null;
     const stdin = child?.stdin;

@@ -67,3 +67,18 @@ describe("property: no spec or tab.conf line crashes the parser or reaches a com
     );
   });
 });
+
+import path from "node:path";
+import { join } from "../../src/host/sysfs";
+
+describe("join (the scans' path.join without needless normalisation)", () => {
+  it("gives path.join's result for any parts", () => {
+    const part = fc.array(fc.constantFrom("a", "sys", "b.c", ".", "..", "/", "", "x/y", "/dev", "fd/"), { maxLength: 4 }).map((xs) => xs.join(""));
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 1, maxLength: 5 }), (parts) => {
+        expect(join(...parts)).toBe(path.join(...parts));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
