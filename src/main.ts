@@ -1,9 +1,8 @@
-import { CommanderError } from "commander";
 import { describeError, EXIT } from "./core/errors";
 import { hotplug } from "./cli/hotplug";
-import { mdEventCommand } from "./cli/health";
+import { mdEventCommand } from "./cli/md-event";
 import { MD_EVENT_RE } from "./core/commands";
-import { buildProgram, usageExit } from "./cli/program";
+import { loadAdmin } from "./admin-loader";
 
 /** Entry point. libxl runs us as `block-iscsimple add|remove` with XENBUS_PATH set: hotplug mode. */
 async function main(argv: readonly string[]): Promise<number> {
@@ -16,19 +15,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (process.env.BLOCK_ISCSIMPLE_MD_EVENT === "1" && args.length >= 2 && args.length <= 3 && MD_EVENT_RE.test(args[0] as string)) {
     return mdEventCommand(args[0] as string, args[1] as string, args[2] ?? null);
   }
-  let result: number = EXIT.ok;
-  const program = buildProgram((code) => {
-    result = code;
-  });
-  try {
-    await program.parseAsync(args, { from: "user" });
-    return result;
-  } catch (err) {
-    if (err instanceof CommanderError) return usageExit(err);
-    const { message, exitCode } = describeError(err);
-    process.stderr.write(`block-iscsimple: ${message}\n`);
-    return exitCode;
-  }
+  return loadAdmin()(args);
 }
 
 main(process.argv).then(

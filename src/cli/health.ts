@@ -1,9 +1,8 @@
-import { EXIT, FailedError, InputError, oneLine } from "../core/errors";
+import { EXIT, FailedError, InputError } from "../core/errors";
 import { describeLeg } from "../core/health";
 import type { AttachmentRecord } from "../core/records";
 import { formatSpec, LABEL_RE, parseSpec } from "../core/spec";
 import { heal } from "../engine/heal";
-import { mdEvent } from "../engine/md-event";
 import { monitor } from "../engine/monitor";
 import { healthOf } from "../engine/arrays";
 import { Deadline, sleepMs } from "../host/clock";
@@ -63,20 +62,6 @@ export async function monitorCommand(opts: GlobalOptions & { once?: boolean }): 
   process.on("SIGINT", stop);
   return withContext(opts, "monitor", async (ctx) => {
     await monitor(ctx.host, ctx.config, { once: opts.once ?? false, stop: () => stopping, localOf: (label) => localFromTab(ctx, label) });
-    return EXIT.ok;
-  });
-}
-
-const MD_PATH_RE = /^\/dev\/(?:md\/)?[A-Za-z0-9_-]{1,64}$/;
-
-/** One event of mdadm --monitor: writes the direction guard at once when only the local leg is current. */
-export async function mdEventCommand(event: string, mdPath: string, member: string | null): Promise<number> {
-  if (!MD_PATH_RE.test(mdPath) || (member !== null && !/^\/dev\/[A-Za-z0-9_./:-]{1,200}$/.test(member))) {
-    process.stderr.write(`block-iscsimple: md event ${event}: unexpected device '${oneLine(mdPath, 80)}'\n`);
-    return EXIT.badInput;
-  }
-  return withContext({}, "md-event", async (ctx) => {
-    await mdEvent(ctx.host, event, mdPath, member);
     return EXIT.ok;
   });
 }
