@@ -6,6 +6,7 @@ import { discoverCommand } from "./discover";
 import { healCommand, monitorCommand } from "./health";
 import { check, status } from "./inspect";
 import { manualAdd, manualRemove } from "./manual";
+import { DEFAULT_KEEP_S, migrateCommand, prepareCommand } from "./migrate";
 import { acceptLocal, resolve } from "./safety";
 import { xlDisk } from "./xl-disk";
 
@@ -56,6 +57,31 @@ Examples:
     .argument("<spec>", "the spec given to add")
     .addHelpText("after", `\nExample:\n  block-iscsimple remove ${SPEC}`)
     .action(async (spec: string) => setResult(await manualRemove(spec, globals())));
+
+  program
+    .command("migrate")
+    .description("live-migrate DOMAIN to HOST with xl migrate: refuses while a disk's iSCSI leg is not current, logs in to the LUNs on HOST first (prepare), then migrates")
+    .argument("<domain>", "the domain's name or id")
+    .argument("<host>", "the destination (as for xl migrate)")
+    .argument("[xl-options...]", "after --: xl migrate's -e, -p, -D, --debug")
+    .option("-s, --ssh <command>", "the transport, as xl migrate's -s (default ssh); it also runs prepare on HOST")
+    .option("--force", "migrate although a disk's iSCSI leg is not current: the destination then runs on data older than the VM's")
+    .option("--keep <seconds>", `how long HOST keeps the prepared sessions for the adds (default ${DEFAULT_KEEP_S})`)
+    .option("--no-prepare", "do not log in on HOST beforehand (the adds, in the VM's downtime, log in)")
+    .addHelpText("after", "\nExamples:\n  block-iscsimple migrate my-vm host-b\n  block-iscsimple migrate my-vm host-b --ssh 'ssh -p 2222' -- --debug")
+    .action(async (domain: string, host: string, xlArgs: string[], o: { ssh?: string; force?: boolean; keep?: string; prepare?: boolean }) =>
+      setResult(await migrateCommand(domain, host, xlArgs, { ...globals(), ...o })),
+    );
+
+  program
+    .command("prepare")
+    .description("on a migration's destination: log in to each SPEC's target and find its LUN now, for the add that comes while the VM is suspended")
+    .argument("[spec...]", "the disks' specs (their labels are ignored: only the iSCSI part is prepared)")
+    .option("--keep <seconds>", `release a prepared session no add adopted after this long (default ${DEFAULT_KEEP_S}; the monitor does it)`)
+    .option("--release", "release these prepared sessions now (a migration that did not happen)")
+    .option("--expire", "release every prepared session whose time is up (where the monitor does not run)")
+    .addHelpText("after", `\nExamples:\n  block-iscsimple prepare ${SPEC}\n  block-iscsimple prepare --release ${SPEC}`)
+    .action(async (specs: string[], o: { keep?: string; release?: boolean; expire?: boolean }) => setResult(await prepareCommand(specs, { ...globals(), ...o })));
 
   program
     .command("status")

@@ -76,9 +76,14 @@ export const xenstore = {
   write: (pairs: readonly (readonly [string, string])[]): Argv => ["xenstore-write", ...pairs.flat()],
 };
 
+export const xl = {
+  /** The domain id of a domain name (or id). */
+  domid: (domain: string): Argv => ["xl", "domid", domain],
+};
+
 export const logger = {
-  /** Syslog lines from stdin, tagged with the program's name and pid. */
-  syslog: (pid: number): Argv => ["logger", "-t", "block-iscsimple", `--id=${pid}`, "-p", "daemon.info"],
+  /** Syslog lines from stdin, tagged with the program's name and pid; each line's `<N>` is its priority. */
+  syslog: (pid: number): Argv => ["logger", "-t", "block-iscsimple", `--id=${pid}`, "-p", "daemon.info", "--prio-prefix"],
 };
 
 /** Words for iscsiadm's exit codes (open-iscsi include/iscsi_err.h). */

@@ -4,7 +4,9 @@ import type { LocalIdentity } from "./local-leg";
 
 export type Owner =
   | { readonly kind: "xen"; readonly domid: number; readonly devid: number; readonly backend: string; readonly vm: string | null }
-  | { readonly kind: "manual" };
+  | { readonly kind: "manual" }
+  /** `prepare` (before a migration): a session and the LUN's device, for an add that comes soon. */
+  | { readonly kind: "prepared"; readonly until: string };
 
 export interface AttachmentRecord {
   readonly id: string;
@@ -59,7 +61,8 @@ export interface TargetRecord {
 }
 
 export function describeOwner(owner: Owner): string {
-  return owner.kind === "xen" ? `domain ${owner.domid} (${owner.backend}${owner.vm ? `, vm ${owner.vm}` : ""})` : "a manual attachment";
+  if (owner.kind === "xen") return `domain ${owner.domid} (${owner.backend}${owner.vm ? `, vm ${owner.vm}` : ""})`;
+  return owner.kind === "prepared" ? `a prepared session (until ${owner.until})` : "a manual attachment";
 }
 
 export function sameVm(a: Owner, b: Owner): boolean {
@@ -68,5 +71,6 @@ export function sameVm(a: Owner, b: Owner): boolean {
 
 export function attachmentId(owner: Owner, spec: { iqn: string | null; lun: number; label: string | null }): string {
   if (owner.kind === "xen") return `vbd-${owner.domid}-${owner.devid}`;
+  if (owner.kind === "prepared") return `prepared-${spec.iqn ?? "MISSING"}-lun${spec.lun}`;
   return spec.label !== null ? `manual-label-${spec.label}` : `manual-${spec.iqn ?? "MISSING"}-lun${spec.lun}`;
 }

@@ -10,7 +10,8 @@ export interface SharingVerdict {
 /**
  * The stock `block` script's rule, for our disks: a LUN or a label used writable by another
  * domain is refused, unless it is the same VM (same vm uuid: a migration to localhost).
- * A label is one md array: it is shared with nobody but the same VM.
+ * A label is one md array: it is shared with nobody but the same VM. A prepared session (before a
+ * migration) uses neither.
  */
 export function checkSharing(
   spec: TargetSpec,
@@ -21,7 +22,8 @@ export function checkSharing(
 ): SharingVerdict {
   let joinArrayOf: AttachmentRecord | null = null;
   for (const r of others) {
-    if (r.id === myId) continue;
+    // a prepared session holds the target, never the LUN's device: the add it waits for adopts it
+    if (r.id === myId || r.owner.kind === "prepared") continue;
     const same = sameVm(owner, r.owner);
     if (spec.label !== null && r.label === spec.label) {
       if (!same) {

@@ -1,4 +1,5 @@
-import { assessHealth, type Health } from "../core/health";
+import { assessHealth, describeLeg, type Health } from "../core/health";
+import { shown } from "../host/paths";
 import type { ArrayState } from "../core/md-state";
 import type { AttachmentRecord, DevRef } from "../core/records";
 import type { MdArray } from "../host/md";
@@ -39,6 +40,15 @@ export async function noteDirection(host: Host, r: AttachmentRecord, a: MdArray)
   if (h.current === "local") {
     const why = `the array was stopped while its iSCSI leg was ${h.iscsi.state}${h.iscsi.progress !== null ? ` (${h.iscsi.progress}%)` : ""}`;
     if (await markGuard(host, r, why)) host.log.warn(`${r.label}: ${why}: the local leg holds the only current data`);
+    // a domain leaves a host when it stops or when it migrates, and libxl does not tell which: if it
+    // migrated, the destination built its mirror from this stale LUN
+    if (r.owner.kind === "xen") {
+      host.log.critical(
+        `${r.label}: domain ${r.owner.domid}${r.owner.vm ? ` (vm ${r.owner.vm})` : ""} left this host while its iSCSI leg was ${describeLeg(h.iscsi)}: ` +
+          `if it was live-migrated, the destination runs on a stale disk and the writes since the leg failed are only on ${shown(host.paths, r.local.path)} here. ` +
+          `Stop the VM there before it writes more; block-iscsimple status shows the guard (block-iscsimple migrate refuses such a move)`,
+      );
+    }
   } else if (h.iscsi.state === "in_sync") {
     if (await host.guard.clear(r.label)) host.log.step(`${r.label}: the iSCSI leg is in sync: the direction guard is cleared`);
   }

@@ -115,6 +115,19 @@ async function checkMirrorEarly(host: Host, req: Request, deadline: Deadline): P
   return local;
 }
 
+/**
+ * An add of a LUN adopts its prepared session (`prepare`, before a migration): called under the
+ * target lock once the add's own claim is recorded, it forgets the prepared record; the session
+ * stays, and belongs to the add now (its remove, or its rollback, logs out when nobody else uses it).
+ */
+async function adoptPrepared(host: Host, iqn: string, lun: number): Promise<void> {
+  for (const r of await host.store.attachments()) {
+    if (r.owner.kind !== "prepared" || r.iqn !== iqn || r.lun !== lun) continue;
+    await host.store.deleteAttachment(r.id);
+    host.log.step(`adopted the prepared session of ${r.spec}`);
+  }
+}
+
 export async function attach(host: Host, req: Request, budget: Budget): Promise<AttachResult> {
   const deadline = budget.forward;
   await preflight(host, req);
@@ -155,6 +168,7 @@ export async function attach(host: Host, req: Request, budget: Budget): Promise<
           try {
             const { locked, after } = splitAtLun(await planTargetNow(host, req, deadline));
             await run(locked);
+            if (req.owner.kind !== "prepared") await adoptPrepared(host, iqn, req.spec.lun);
             return after;
           } finally {
             held.pop();

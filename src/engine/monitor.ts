@@ -6,11 +6,13 @@ import type { Host } from "./host";
 import { markGuardObserved } from "./guard";
 import { heal } from "./heal";
 import { healthOf } from "./arrays";
+import { expirePrepared } from "./prepared";
 
 /**
  * Watches our arrays (and only ours: the attachment records) by polling sysfs, one line per event.
  * When the iSCSI leg fails it records that the local leg is the only current copy; when the
- * target is back it heals; when the iSCSI leg is in sync again it clears that record.
+ * target is back it heals; when the iSCSI leg is in sync again it clears that record. It also
+ * releases the prepared sessions (`prepare`) whose time is up.
  */
 export async function monitor(host: Host, config: Config, opts: { once: boolean; stop: () => boolean; localOf: (label: string) => string | null }): Promise<void> {
   const last = new Map<string, string>();
@@ -62,6 +64,8 @@ function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { st
 
 async function loop(host: Host, config: Config, opts: { once: boolean; stop: () => boolean; localOf: (label: string) => string | null }, last: Map<string, string>): Promise<void> {
   for (;;) {
+    // prepared sessions (before a migration) that no add adopted in time
+    await expirePrepared(host, new Date(), new Deadline(config.deadlineS * 1000));
     for (const r of await host.store.attachments()) {
       if (r.label === null || r.device === null) continue;
       try {

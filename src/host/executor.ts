@@ -22,7 +22,11 @@ export interface Exited {
  * processes. Production runs `spawnExecutor` below; the in-process engine tests put the simulated
  * host's tools here (as os-brick's connectors take an injected executor).
  */
-export type Executor = (argv: Argv, o: { readonly timeoutMs: number; readonly env: Readonly<Record<string, string>> }) => { readonly pid: number | undefined; readonly done: Promise<Exited> };
+export type Executor = (
+  argv: Argv,
+  /** live: its output goes to ours as it comes (xl migrate's progress), not kept */
+  o: { readonly timeoutMs: number; readonly env: Readonly<Record<string, string>>; readonly live?: boolean },
+) => { readonly pid: number | undefined; readonly done: Promise<Exited> };
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
 
@@ -40,7 +44,7 @@ const text = (chunks: Buffer[]): string => Buffer.concat(chunks).toString("utf8"
  */
 export const spawnExecutor: Executor = (argv, o) => {
   const [file, ...args] = argv;
-  const child = spawn(file, args, { shell: false, env: { ...process.env, ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(file, args, { shell: false, env: { ...process.env, ...o.env }, stdio: ["ignore", o.live === true ? "inherit" : "pipe", o.live === true ? "inherit" : "pipe"] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let size = 0;
@@ -57,8 +61,8 @@ export const spawnExecutor: Executor = (argv, o) => {
     if (size <= MAX_OUTPUT) into.push(c);
     else kill("output");
   };
-  child.stdout.on("data", keep(out));
-  child.stderr.on("data", keep(err));
+  child.stdout?.on("data", keep(out));
+  child.stderr?.on("data", keep(err));
   const done = new Promise<Exited>((resolve) => {
     child.once("error", (e: NodeJS.ErrnoException) => {
       if (child.pid !== undefined) return; // the close that follows tells

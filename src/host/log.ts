@@ -12,6 +12,8 @@ export interface LogOptions {
   readonly context: string;
 }
 
+const SEVERITY: Readonly<Record<string, number>> = { crit: 2, err: 3, warning: 4, info: 6 };
+
 /**
  * One line per step to syslog (tag block-iscsimple, through one `logger` child fed line by line,
  * so lines reach syslog even if we are SIGKILLed) and to the log file; stderr stays short.
@@ -44,6 +46,12 @@ export class Log {
   warn(message: string): void {
     this.write("warning", message);
     process.stderr.write(`block-iscsimple: warning: ${message}\n`);
+  }
+
+  /** Data at risk, now: syslog's crit priority (for the administrators' alerts), file and stderr. */
+  critical(message: string): void {
+    this.write("crit", message);
+    process.stderr.write(`block-iscsimple: CRITICAL: ${message}\n`);
   }
 
   error(message: string): void {
@@ -89,7 +97,8 @@ export class Log {
         child.unref();
         this.syslogChild = child;
       }
-      this.syslogChild.stdin?.write(`${level === "info" ? "" : `${level}: `}${line}\n`);
+      // daemon facility (3 x 8) plus the severity
+      this.syslogChild.stdin?.write(`<${24 + (SEVERITY[level] ?? 6)}>${level === "info" ? "" : `${level}: `}${line}\n`);
     } catch {
       this.opts = { ...this.opts, syslog: false };
     }

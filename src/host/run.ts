@@ -84,14 +84,14 @@ export class Runner {
     private readonly exec: Executor = spawnExecutor,
   ) {}
 
-  async run(argv: Argv, deadline: Deadline, okCodes: readonly number[] = [0]): Promise<RunResult> {
+  async run(argv: Argv, deadline: Deadline, okCodes: readonly number[] = [0], opts: { readonly live?: boolean } = {}): Promise<RunResult> {
     const [file] = argv;
     const shownCmd = redactArgv(argv).join(" ");
     const timeout = Math.max(1, Math.floor(deadline.remainingMs()));
     if (deadline.expired()) throw new CommandError(`${shownCmd}: not started, the deadline has passed`, argv, null);
     const t0 = performance.now();
     const timed = this.timings.begin(file);
-    const child = this.exec(argv, { timeoutMs: timeout, env: { LC_ALL: "C", PATH: this.path } });
+    const child = this.exec(argv, { timeoutMs: timeout, env: { LC_ALL: "C", PATH: this.path }, live: opts.live === true });
     if (child.pid !== undefined) this.watcher?.started(child.pid, file);
     const r = await child.done;
     if (child.pid !== undefined) this.watcher?.ended(child.pid);
