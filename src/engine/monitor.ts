@@ -47,7 +47,11 @@ function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { st
   const start = (): void => {
     current = host.md.watchEvents(process.execPath, Math.max(1, config.monitorIntervalS), (why) => {
       if (done || stopped()) return;
-      host.log.warn(`mdadm --monitor ended (${why}); md's events are polled every ${config.monitorIntervalS} s until it runs again`);
+      // with no array to watch mdadm stops at once: normal on an idle host, not worth a warning
+      // every few seconds (it is started again, and sees the arrays built meanwhile)
+      if (!/No array with redundancy detected/.test(why)) {
+        host.log.warn(`mdadm --monitor ended (${why}); md's events are polled every ${config.monitorIntervalS} s until it runs again`);
+      }
       setTimeout(() => {
         if (!done && !stopped()) start();
       }, 5000).unref();

@@ -198,6 +198,25 @@ describe("health, heal and the monitor", () => {
   });
 });
 
+describe("the monitor's mdadm --monitor", () => {
+  it.concurrent("on a host without arrays mdadm stops at once: started again quietly, no warning every few seconds; another end is a warning", async () => {
+    const log = (h: SimHost): string => (existsSync(h.file("var/log/xen/xen-hotplug.log")) ? readFileSync(h.file("var/log/xen/xen-hotplug.log"), "utf8") : "");
+    const runs = (h: SimHost): number => h.calls().filter((c) => c.startsWith("mdadm --monitor")).length;
+    const idle = sim({ config: "[monitor]\ninterval = 1\n" });
+    idle.faults({ "mdadm monitor": { exit: 0, stderr: "mdadm: No array with redundancy detected, stopping" } });
+    const a = idle.start(["monitor"]);
+    // started again (after its pause) means the first end was handled
+    await waitFor(() => runs(idle) >= 2, 30_000);
+    a.kill("SIGTERM");
+    expect(log(idle)).not.toMatch(/mdadm --monitor ended/);
+    const broken = sim({ config: "[monitor]\ninterval = 1\n" });
+    broken.faults({ "mdadm monitor": { exit: 1, stderr: "mdadm: something else went wrong" } });
+    const b = broken.start(["monitor"]);
+    await waitFor(() => /warning: monitor: mdadm --monitor ended \(exit 1: mdadm: something else went wrong\)/.test(log(broken)), 30_000);
+    b.kill("SIGTERM");
+  });
+});
+
 describe("the direction guard", () => {
   it.concurrent("stopped while the iSCSI leg is faulty: recorded across a reboot; add refuses; --prefer-local rebuilds iSCSI from local", async () => {
     const h = sim();
