@@ -106,7 +106,8 @@ export async function migrateCommand(domain: string, host: string, xlArgs: reado
       await h.run.run(xlMigrateArgv(opts.ssh, passed, domain, host), new Deadline(86400 * 1000), [0], { live: true });
     } catch (err) {
       if (prepared) {
-        await h.run.run(prepareArgv(transport, host, keep, specs, true), deadline).catch((e: unknown) => log.warn(`could not release the prepared sessions on ${host} (they expire by themselves): ${errorMessage(e)}`));
+        // a deadline of its own: the command's first one passed during the memory copy
+        await h.run.run(prepareArgv(transport, host, keep, specs, true), new Deadline(ctx.config.deadlineS * 1000)).catch((e: unknown) => log.warn(`could not release the prepared sessions on ${host} (they expire by themselves): ${errorMessage(e)}`));
       }
       throw new FailedError(`xl migrate ${domain} ${host} failed: ${errorMessage(err)}`, { cause: err });
     }

@@ -8,7 +8,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${LAB_CACHE:-/var/cache/block-iscsimple-lab}
-PKGS="linux-image-amd64 udev kmod mdadm open-iscsi tgt xen-utils-4.17 xen-hypervisor-4.17-amd64 iproute2 procps busybox e2fsprogs dmsetup multipath-tools lvm2"
+PKGS="linux-image-amd64 udev kmod mdadm open-iscsi tgt xen-utils-4.17 xen-hypervisor-4.17-amd64 iproute2 procps busybox e2fsprogs dmsetup multipath-tools lvm2 socat"
 log() { echo "[lab image $(date +%T)] $*" >&2; }
 
 [ "$(id -u)" = 0 ] || { echo "build-image: needs root (debootstrap, chroot, mount)" >&2; exit 1; }

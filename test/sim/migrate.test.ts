@@ -26,7 +26,7 @@ function script(h: SimHost, name: string, text: string): void {
 function pair(): { a: SimHost; b: SimHost } {
   const a = sim();
   const b = sim();
-  script(a, "xl", `case $1 in domid) [ "$2" = vm1 ] && echo 3 || { echo "no such domain" >&2; exit 1; };; migrate) echo "$*" >> ${a.file("fake/xl.log")}; exit $(cat ${a.file("fake/xl-exit")} 2>/dev/null || echo 0);; esac`);
+  script(a, "xl", `case $1 in domid) [ "$2" = vm1 ] && echo 3 || { echo "no such domain" >&2; exit 1; };; migrate) echo "$*" >> ${a.file("fake/xl.log")}; sleep $(cat ${a.file("fake/xl-sleep")} 2>/dev/null || echo 0); exit $(cat ${a.file("fake/xl-exit")} 2>/dev/null || echo 0);; esac`);
   script(a, "fake-ssh", `echo "$*" >> ${a.file("fake/ssh.log")}; host=$1; shift; shift\nexec env BLOCK_ISCSIMPLE_ROOT=${b.root} PATH=${b.binDir}:/usr/bin:/bin BLOCK_ISCSIMPLE_FAKEHOST=${b.env.BLOCK_ISCSIMPLE_FAKEHOST} ${BIN} "$@"`);
   return { a, b };
 }
@@ -122,10 +122,13 @@ describe("migrate: refuses a stale disk, prepares the destination, runs xl migra
     expect(b.leftovers()).toEqual([]);
   });
 
-  it("releases the destination's prepared sessions when xl migrate fails; the VM stays", async () => {
+  it("releases the destination's prepared sessions when xl migrate fails, also after a memory copy longer than the attach deadline; the VM stays", async () => {
     const { a, b } = pair();
     await addVm(a);
     writeFileSync(a.file("fake/xl-exit"), "1\n");
+    // the copy outlasts the [attach] deadline (3 s): the release still gets a deadline of its own
+    a.put("etc/xen/scripts/block-iscsimple.conf", "[attach]\ndeadline = 3\n[iscsi]\nlogin-timeout = 1\n");
+    writeFileSync(a.file("fake/xl-sleep"), "4\n");
     const r = await a.run(["migrate", "vm1", "hostb", "--ssh", "fake-ssh"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/xl migrate vm1 hostb failed/);

@@ -49,7 +49,7 @@ install_program() {
   fi
   cat > /etc/xen/scripts/block-iscsimple.conf <<CONF
 [iscsi]
-portals = 127.0.0.1
+portals = ${LAB_PORTAL:-127.0.0.1}
 login-timeout = 3
 login-retries = 1
 [md]

@@ -28,6 +28,11 @@ create() { # NAME -> CRC, CREATE_S; output in /tmp/NAME.out
   timeout 120 xl create /tmp/$1.cfg > /tmp/$1.out 2>&1; CRC=$?
   CREATE_S=$(dt "$t0" "$(now)")
   echo "xl create $1: rc=$CRC in ${CREATE_S}s"
+  # a failure shows why at once (the guest's files are gone after the boot)
+  if [ "$CRC" != 0 ]; then
+    sed 's/^/  xl: /' /tmp/$1.out | tail -8
+    sed 's/^/  hotplug log: /' /var/log/xen/xen-hotplug.log 2>/dev/null | tail -25
+  fi
 }
 gone() { ! xl domid "$1" >/dev/null 2>&1; }
 console() { grep '^DOMU' /var/log/xen/console/guest-$1.log 2>/dev/null; }
