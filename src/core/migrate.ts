@@ -50,6 +50,11 @@ export function targetPart(r: AttachmentRecord): string | null {
   return r.iqn === null ? null : formatSpec({ text: "", iqn: r.iqn, lun: r.lun, label: null });
 }
 
+/**
+ * prepare on the destination. ssh hands the words after HOST to the remote shell: each is a fixed
+ * word, a number or a validated spec part (lunN@ and an iqn., eui. or naa. name: letters, digits,
+ * . : - @), none needs quoting.
+ */
 export function prepareArgv(transport: readonly string[], host: string, keepS: number, specs: readonly string[], release = false): Argv {
   return [...(transport as [string, ...string[]]), host, REMOTE_PROGRAM, "prepare", ...(release ? ["--release"] : [`--keep=${keepS}`]), ...specs];
 }
