@@ -41,8 +41,9 @@ export async function noteDirection(host: Host, r: AttachmentRecord, a: MdArray)
     const why = `the array was stopped while its iSCSI leg was ${h.iscsi.state}${h.iscsi.progress !== null ? ` (${h.iscsi.progress}%)` : ""}`;
     if (await markGuard(host, r, why)) host.log.warn(`${r.label}: ${why}: the local leg holds the only current data`);
     // a domain leaves a host when it stops or when it migrates, and libxl does not tell which: if it
-    // migrated, the destination built its mirror from this stale LUN
-    if (r.owner.kind === "xen") {
+    // migrated, the destination built its mirror from this stale LUN. Only a disk the domain had
+    // (published): the rollback of an add that failed is no domain leaving.
+    if (r.owner.kind === "xen" && r.device !== null) {
       host.log.critical(
         `${r.label}: domain ${r.owner.domid}${r.owner.vm ? ` (vm ${r.owner.vm})` : ""} left this host while its iSCSI leg was ${describeLeg(h.iscsi)}: ` +
           `if it was live-migrated, the destination runs on a stale disk and the writes since the leg failed are only on ${shown(host.paths, r.local.path)} here. ` +

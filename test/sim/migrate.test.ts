@@ -181,4 +181,20 @@ describe("migrate: refuses a stale disk, prepares the destination, runs xl migra
     expect(hotplugLog(h)).toMatch(/ crit: .*my-vm-disk: domain 3 \(vm 11111111-2222-3333-4444-555555555555\) left this host while its iSCSI leg was faulty: if it was live-migrated, the destination runs on a stale disk/);
     expect(readFileSync(h.file("fake/syslog.log"), "utf8")).toMatch(/^<26>crit: .*left this host while its iSCSI leg was faulty/m);
   });
+
+  it("an add rolled back with its iSCSI leg not current (built from the local leg) says nothing critical: no domain left", async () => {
+    const h = sim({ config: "[md]\non-stale-iscsi = prefer-local\n" });
+    const [be] = await addVm(h);
+    h.finishRecovery("my-vm-disk");
+    h.failLeg("my-vm-disk", "iscsi");
+    expect((await h.run(["remove"], { xenbus: be! })).code).toBe(0);
+    const crit = (): number => hotplugLog(h).split("\n").filter((l) => l.includes(" crit: ")).length;
+    expect(crit()).toBe(1);
+    // the next add builds from the local leg (the guard and prefer-local), then adding the iSCSI leg fails
+    h.faults({ "mdadm add": { exit: 1, stderr: "mdadm: add failed" } });
+    const r = await h.run(["add"], { xenbus: h.backend(4, 51714, DISK) });
+    expect(r.code).toBe(1);
+    expect(hotplugLog(h)).toMatch(/add backend\/vbd\/4\/51714: add failed: .*rolling back/);
+    expect(crit()).toBe(1);
+  });
 });
