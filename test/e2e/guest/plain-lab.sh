@@ -73,7 +73,8 @@ tgtadm --lld iscsi --op bind --mode account --tid 3 --user labhost
 ( while [ ! -e /tmp/sampler.stop ]; do cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr '\0' '\n' | grep -c 'Lab-Secre[t]-7531' >> /tmp/sampler.hits; done ) & SAMPLER=$!
 dev=$(block-iscsimple add "lun1@$IQNCHAP" 2>/tmp/chap.err); crc=$?
 check "CHAP: the right secret (with # and ; in it) attaches (got '$dev')" eval "[ $crc = 0 ] && [ -b '$dev' ]"
-check "CHAP: the secret is in the node record's file, readable by root only" eval "grep -rqx 'node.session.auth.password = Lab-Secret-7531#x;y' /etc/iscsi/nodes/$IQNCHAP && [ -z \"\$(find /etc/iscsi/nodes/$IQNCHAP -type f -perm /077)\" ]"
+# (the pattern spells the secret with [t], as the sampler does: this grep runs while the sampler looks)
+check "CHAP: the secret is in the node record's file, readable by root only" eval "grep -rqx 'node.session.auth.password = Lab-Secre[t]-7531#x;y' /etc/iscsi/nodes/$IQNCHAP && [ -z \"\$(find /etc/iscsi/nodes/$IQNCHAP -type f -perm /077)\" ]"
 check "CHAP: remove" block-iscsimple remove "lun1@$IQNCHAP"
 block-iscsimple discover 127.0.0.1 --luns > /tmp/discover-chap.out 2>&1
 touch /tmp/sampler.stop; wait $SAMPLER
