@@ -42,7 +42,7 @@ boot() { # NAME SCRIPT MODE [MORE-KERNEL-ARGS]; BOOT_CPU and BOOT_NET (qemu argu
       -append "$args console=ttyS0" </dev/null > "$log" 2>&1
   fi
   t1=$(date +%s.%N)
-  grep -E '^(PASS|FAIL|LAB-NUMBERS|LAB-SUMMARY|LAB-RESULT)' "$log" | sed "s/^/[$name] /"
+  grep -E '^(PASS|FAIL|EVIDENCE|LAB-NUMBERS|LAB-SUMMARY|LAB-RESULT)' "$log" | sed "s/^/[$name] /"
   echo "[$name] qemu wall time $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s, log $log"
   grep -q '^LAB-RESULT rc=0' "$log" && ! grep -q '^FAIL' "$log" && return 0
   echo "$name" >> "$OUT/failed-boots"
@@ -90,7 +90,8 @@ echo "lab: image $(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.1f", b-a}') s, who
 # the failures last, where a CI log's tail shows them
 if [ $rc != 0 ]; then
   for n in $(cat "$OUT/failed-boots" 2>/dev/null); do
-    grep '^FAIL' "$OUT/$n.log" | sed "s/^/[$n] /" | tail -8
+    # each FAIL line with its evidence (what its commands printed, the program's log, the host's state)
+    awk '/^FAIL/ { p = 1; print; next } /^EVIDENCE/ { if (p) print; next } /^(PASS|=== )/ { p = 0 }' "$OUT/$n.log" | sed "s/^/[$n] /" | tail -n 150
     grep -q '^LAB-RESULT' "$OUT/$n.log" || { echo "[$n] no LAB-RESULT (timed out or crashed); its last lines:"; tail -4 "$OUT/$n.log" | sed "s/^/[$n]   /"; }
   done
 fi

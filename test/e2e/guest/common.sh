@@ -2,14 +2,47 @@
 now() { cut -d' ' -f1 /proc/uptime; }
 step() { echo; echo "=== [$(now)s] $*"; }
 dt() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}'; }
+# wanted NAME: the scenario NAME runs (all of them, unless lab.only=NAME,... on the kernel command line)
+wanted() { local only; only=$(karg lab.only); [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 karg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^$1=//p"; }
 FAILED=0
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
-# check NAME COMMAND...: PASS when the command succeeds, else FAIL with its output as the reason
+# check NAME COMMAND...: PASS when the command succeeds, else FAIL with its output as the reason,
+# followed by the evidence (EVIDENCE lines, which run.sh prints with the FAIL line)
 check() {
   local name=$1; shift
-  local out; if out=$("$@" 2>&1); then pass "$name"; else fail "$name -- ${out:-exit $?}" ; fi
+  local out rc
+  if out=$("$@" 2>&1); then pass "$name"; return 0; else rc=$?; fi
+  fail "$name -- $(printf '%s' "${out:-exit $rc}" | head -c 600 | tr '\n' ' ')"
+  evidence "$*"
+  return 1
+}
+# the host's state, for a failed check's evidence: the program's last log lines, status, md, sessions
+lab_state() {
+  echo "the program's log, last lines:"; tail -n 12 /var/log/xen/xen-hotplug.log 2>/dev/null | cut -c1-400
+  if command -v block-iscsimple >/dev/null; then echo "block-iscsimple status:"; timeout 30 block-iscsimple status 2>&1 | head -n 24; fi
+  echo "/proc/mdstat:"; grep -A2 '^md' /proc/mdstat 2>/dev/null
+  echo "iSCSI sessions:"; iscsiadm -m session 2>&1 | head -n 6
+  echo "records and guards: $(ls /run/block-iscsimple/attach /var/lib/block-iscsimple/stale 2>/dev/null | tr '\n' ' ')"
+  if command -v xl >/dev/null; then
+    echo "xl list:"; xl list 2>&1 | tail -n +2
+    local xllog; xllog=$(ls -t /var/log/xen/xl-*.log 2>/dev/null | head -1)
+    [ -n "$xllog" ] && { echo "$xllog, last lines:"; tail -n 8 "$xllog"; }
+    echo "processes: $(ps -eo pid,stat,etime,args 2>/dev/null | grep -E ' (xl|/etc/xen/scripts/block-iscsimple|block-iscsimple|mdadm|iscsiadm) ' | grep -v grep | cut -c1-120 | tr '\n' ';')"
+    echo "backends: $(xenstore-ls -f /local/domain/0/backend/vbd 2>/dev/null | grep -E '/(state|online|hotplug-status) ' | tr '\n' ' ' | cut -c1-600)"
+  fi
+  echo "kernel, last lines:"; dmesg 2>/dev/null | tail -n 6
+}
+# evidence TEXT: what a failed check looked at, as EVIDENCE lines: every /tmp file TEXT names (the
+# output of the commands it ran), then what lab_state prints (each boot's own: the program's log...)
+evidence() {
+  local f
+  for f in $(printf '%s\n' "$1" | grep -o '/tmp/[A-Za-z0-9._-]*' | sort -u); do
+    [ -f "$f" ] || continue
+    echo "EVIDENCE $f (last lines):"; tail -n 15 "$f" | sed 's/^/EVIDENCE   /'
+  done
+  if type lab_state >/dev/null 2>&1; then lab_state 2>&1 | head -n 60 | sed 's/^/EVIDENCE   /'; fi
 }
 
 IQN1=iqn.2026-11.test.lab:vm1

@@ -35,6 +35,11 @@ create() { # NAME -> CRC, CREATE_S; output in /tmp/NAME.out
   fi
 }
 gone() { ! xl domid "$1" >/dev/null 2>&1; }
+# ends a domU started with domu.rec=stop or domu.hold=1 when the checks that need it running are
+# done: it stops writing, reads its records back, reports them and powers off
+stop_domu() { xl shutdown "$1" >/dev/null 2>&1 || { echo "xl shutdown $1 failed"; return 1; }; wait_until 300 gone "$1"; }
+# the domU tagged TAG has written record N (and so N + 1 records) to FILE, the iSCSI LUN's file
+wrote() { dd if="$3" bs=512 skip=$((4096 + $1)) count=1 status=none | tr -d '\000' | grep -aq "^REC $(printf %06d "$1") [0-9.]* $2\$"; }
 console() { grep '^DOMU' /var/log/xen/console/guest-$1.log 2>/dev/null; }
 in_console() { console "$1" | grep -q -- "$2"; }
 # the record-writing domU (domu.rec) on lab-disk: lun1 of vm1 mirrored on local1

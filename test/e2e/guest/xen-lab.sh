@@ -50,12 +50,14 @@ printf '%-16s' BI-S2NEW-xvda > /tmp/blk; for _ in $(seq 6); do cat /tmp/blk /tmp
 dd if=/tmp/blk of=$SRV/vm1-lun1.img bs=1024 seek=0 conv=notrunc status=none
 dd if=/tmp/blk of=$SRV/vm1-lun1.img bs=1024 seek=64512 conv=notrunc status=none
 sync
-cfg s2 "$D1" "domu.read=1"
+# the domU stays up (domu.hold=1) until the checks that need it running are done
+cfg s2 "$D1" "domu.read=1 domu.hold=1"
 create s2
 check "s2: xl create succeeded" [ "$CRC" = 0 ]
 MDSTAT=$(cat /proc/mdstat); echo "$MDSTAT" | sed 's/^/  /'
 check "s2: md was still rebuilding the local leg while the domU ran" eval "echo \"\$MDSTAT\" | grep -q recovery"
-check "s2: domU gone" wait_until 120 gone s2
+check "s2: the domU read its disk" wait_until 120 in_console s2 "read xvda"
+check "s2: the domU ends when told (xl shutdown)" stop_domu s2
 console s2 | sed 's/^/  /'
 check "s2: the domU read the new data at the start (local leg rebuilt from iSCSI)" in_console s2 "read xvda first='BI-S2NEW-xvda"
 check "s2: the domU read the new data at the end (not yet rebuilt: from the iSCSI leg)" in_console s2 "last='BI-S2NEW-xvda"
