@@ -7,7 +7,12 @@ export type Argv = readonly [string, ...string[]];
 
 export const iscsiadm = {
   nodes: (): Argv => ["iscsiadm", "-m", "node"],
-  discover: (portal: string): Argv => ["iscsiadm", "-m", "discovery", "-t", "sendtargets", "-p", portal],
+  /**
+   * sendtargets that only adds the records that do not exist (`-o new`). Without `-o`, iscsiadm
+   * runs new, update and delete: the update rewrites every record of the answer from iscsid.conf's
+   * defaults (CHAP and login settings written into other targets' records are lost).
+   */
+  discover: (portal: string): Argv => ["iscsiadm", "-m", "discovery", "-t", "sendtargets", "-p", portal, "-o", "new"],
   /** sendtargets that leaves no node record (discover's listing). */
   discoverOnly: (portal: string): Argv => ["iscsiadm", "-m", "discovery", "-t", "sendtargets", "-p", portal, "-o", "nonpersistent"],
   /** A node record for one portal of a target (discover --luns, when the target has none). */
@@ -25,7 +30,10 @@ export const iscsiadm = {
  */
 export const discoverydb = {
   create: (portal: string): Argv => ["iscsiadm", "-m", "discoverydb", "-t", "sendtargets", "-p", portal, "-o", "new"],
-  discover: (portal: string): Argv => ["iscsiadm", "-m", "discoverydb", "-t", "sendtargets", "-p", portal, "--discover"],
+  /** new records only (see iscsiadm.discover), or none at all (nonpersistent: a listing). */
+  discover: (portal: string, op: "new" | "nonpersistent" = "new"): Argv => ["iscsiadm", "-m", "discoverydb", "-t", "sendtargets", "-p", portal, "--discover", "-o", op],
+  /** Removes a discovery record (discover's listing, when it made the record itself). */
+  delete: (portal: string): Argv => ["iscsiadm", "-m", "discoverydb", "-t", "sendtargets", "-p", portal, "-o", "delete"],
 };
 
 export const mdadm = {

@@ -86,7 +86,8 @@ export function staleRefusal(r: StaleRecord, spec: string): string {
 export interface NamedDisks {
   readonly iqn: string | null;
   readonly lun: number;
-  readonly wwid: string | null;
+  /** The LUN's WWID as found (null: the kernel gives none), undefined before the LUN was found. */
+  readonly wwid: string | null | undefined;
   readonly local: (LocalIdentity & { readonly device: string }) | null;
 }
 
@@ -97,7 +98,12 @@ export function guardMismatch(g: StaleRecord, d: NamedDisks): string | null {
   if (g.iqn !== undefined && g.iqn !== null && (g.iqn !== d.iqn || g.lun !== d.lun)) {
     return `the guard is about ${lun(g.iqn, g.lun)}, this add names ${lun(d.iqn, d.lun)}`;
   }
-  if (g.wwid && d.wwid && g.wwid !== d.wwid) return `the guard is about the LUN with WWID ${g.wwid}, this add found WWID ${d.wwid}`;
+  // a LUN is known by its WWID: whichever way the mirror is built, a LUN that cannot be proven the
+  // guard's (another volume mapped at its number, or no WWID to tell) must not be copied to or from
+  if (g.wwid && d.wwid !== undefined) {
+    if (d.wwid === null) return `the guard is about the LUN with WWID ${g.wwid}, and the WWID of the LUN this add found cannot be read: nothing proves it is the same volume`;
+    if (d.wwid !== g.wwid) return `the guard is about the LUN with WWID ${g.wwid}, this add found WWID ${d.wwid}: another volume is mapped at that LUN number`;
+  }
   if (g.local && d.local && !sameDisk(g.local, d.local)) {
     return `the guard is about the local device ${g.local.device} (${describeIdentity(g.local)}), tab.conf now names ${d.local.device} (${describeIdentity(d.local)})`;
   }

@@ -21,7 +21,8 @@ export type Step =
   | { readonly kind: "login"; readonly iqn: string }
   | { readonly kind: "rescan"; readonly iqn: string }
   | { readonly kind: "set-recovery"; readonly iqn: string; readonly seconds: number }
-  | { readonly kind: "find-lun"; readonly iqn: string; readonly lun: number }
+  /** refresh: the session existed before this add, so the device's identity is read again first. */
+  | { readonly kind: "find-lun"; readonly iqn: string; readonly lun: number; readonly refresh: boolean }
   /** Use multipathd's map of the LUN as the iSCSI leg when there is (or will be) one. */
   | { readonly kind: "multipath"; readonly iqn: string; readonly lun: number; readonly use: "auto" | "no"; readonly waitS: number; readonly queueing: "disable" | "warn" }
   | { readonly kind: "check-local"; readonly device: string }
@@ -132,7 +133,7 @@ export function planTarget(req: Request, view: TargetView): Step[] {
   else if (!view.lunVisible) steps.push({ kind: "rescan", iqn });
   // the node record only reaches new sessions: an existing one gets the timeout in sysfs
   steps.push({ kind: "set-recovery", iqn, seconds: req.config.replacementTimeoutS });
-  steps.push({ kind: "find-lun", iqn, lun: req.spec.lun });
+  steps.push({ kind: "find-lun", iqn, lun: req.spec.lun, refresh: loggedIn });
   const c = req.config;
   steps.push({ kind: "multipath", iqn, lun: req.spec.lun, use: c.multipathUse, waitS: c.multipathWaitS, queueing: c.multipathQueueing });
   return steps;

@@ -40,6 +40,20 @@ export interface AttachmentRecord {
   /** Set when the add finished: hex major:minor and the path given to the guest. */
   readonly device: string | null;
   readonly devicePath: string | null;
+  /** Set when a remove (or the rollback of a failed add) began undoing this attachment. */
+  readonly removing?: string;
+}
+
+/**
+ * Where an attachment stands: its add runs, it is attached, its add was interrupted (its process
+ * is gone: remove undoes what it did), or a remove (or a rollback) is undoing it.
+ */
+export type Phase = "adding" | "attached" | "interrupted" | "removing";
+
+export function phaseOf(r: AttachmentRecord, writerAlive: boolean): Phase {
+  if (r.removing !== undefined) return "removing";
+  if (r.device !== null) return "attached";
+  return writerAlive ? "adding" : "interrupted";
 }
 
 /** A block device as seen at attach time. */

@@ -70,7 +70,11 @@ export const STEP_TABLE: { readonly [K in StepKind]: StepInfo<StepOf<K>> } = {
   },
   "find-lun": {
     title: (s) => `find lun${s.lun} of ${s.iqn}`,
-    commands: (s) => [`(wait for /sys/class/iscsi_session/session*/device/target*/*:*:*:${s.lun}/block/* of ${s.iqn})`],
+    commands: (s) => [
+      `(wait for /sys/class/iscsi_session/session*/device/target*/*:*:*:${s.lun}/block/* of ${s.iqn})`,
+      ...(s.refresh ? ["(the session existed: write 1 to its device/rescan, so that the kernel reads the LUN's identity again)"] : []),
+      "(read its WWID: /sys/block/sdX/device/wwid)",
+    ],
   },
   multipath: {
     title: (s) => (s.use === "no" ? `use one path of lun${s.lun} ([multipath] use = no)` : `use the multipath map of lun${s.lun}, if multipathd manages it`),

@@ -5,6 +5,8 @@ import type { AttachmentRecord, DevRef } from "../core/records";
 import type { MdArray } from "../host/md";
 import type { Host } from "./host";
 import { markGuard } from "./guard";
+import { Deadline } from "../host/clock";
+import { diskLockName } from "../host/locks";
 
 /** The live array this record built, found by its members, never by its (unstable) name. */
 export async function findOurArray(host: Host, r: AttachmentRecord): Promise<MdArray | null> {
@@ -51,6 +53,40 @@ export async function noteDirection(host: Host, r: AttachmentRecord, a: MdArray)
       );
     }
   } else if (h.iscsi.state === "in_sync") {
-    if (await host.guard.clear(r.label)) host.log.step(`${r.label}: the iSCSI leg is in sync: the direction guard is cleared`);
+    if (await clearGuardInSync(host, r)) host.log.step(`${r.label}: the iSCSI leg is in sync: the direction guard is cleared`);
+  }
+}
+
+/**
+ * Clears the direction guard of R's label because its iSCSI leg was read in sync. The caller holds
+ * the label's lock; md's event may still write the guard at any moment (without the lock, when it
+ * is busy), so the health is read again after the clear: a leg that failed in between sets it again.
+ * Returns whether a guard was cleared (and stays cleared).
+ */
+export async function clearGuardInSync(host: Host, r: AttachmentRecord): Promise<boolean> {
+  if (r.label === null || !(await host.guard.clear(r.label))) return false;
+  const after = await healthOf(host, r);
+  if (after && after.health.iscsi.state === "in_sync") return true;
+  await markGuard(host, r, `the iSCSI leg was ${after?.health.iscsi.state ?? "gone"} right after its guard was cleared`);
+  return false;
+}
+
+/**
+ * For an observer without the label's lock (the monitor, heal --wait at its end): under the lock,
+ * reads the health again and clears the guard if the iSCSI leg is in sync. A lock busy for longer
+ * than WAITMS (an add, heal or remove of the label) leaves the guard for the next look: false.
+ */
+export async function clearGuardObserved(host: Host, r: AttachmentRecord, waitMs: number): Promise<boolean> {
+  let lock;
+  try {
+    lock = await host.locks.take(diskLockName(r), new Deadline(waitMs));
+  } catch {
+    return false;
+  }
+  try {
+    const now = await healthOf(host, r);
+    return now !== null && now.health.iscsi.state === "in_sync" && (await clearGuardInSync(host, r));
+  } finally {
+    await lock.release();
   }
 }

@@ -111,7 +111,7 @@ async function checkMirrorEarly(host: Host, req: Request, deadline: Deadline): P
     local = { ...checked.identity, device: checked.device };
   }
   // the guard as far as it can be judged before login (the LUN's WWID is checked after)
-  judgeGuard(req, await host.guard.get(label), { iqn: req.spec.iqn, lun: req.spec.lun, wwid: null, local });
+  judgeGuard(req, await host.guard.get(label), { iqn: req.spec.iqn, lun: req.spec.lun, wwid: undefined, local });
   return local;
 }
 
@@ -176,7 +176,9 @@ export async function attach(host: Host, req: Request, budget: Budget): Promise<
         });
         await run(after);
       }
-      await run(await planMirrorNow(host, req, { iqn: req.spec.iqn, lun: req.spec.lun, wwid: journal.record.iscsiWwid ?? null, local: localDisk }));
+      // the guard again, now with the WWID of the LUN found (null: the kernel gave none)
+      const wwid = req.spec.iqn === null ? undefined : (journal.record.iscsiWwid ?? null);
+      await run(await planMirrorNow(host, req, { iqn: req.spec.iqn, lun: req.spec.lun, wwid, local: localDisk }));
       for (const l of held) await l.check();
       const { device, devicePath } = journal.record;
       if (device === null || devicePath === null) throw new InternalError("the plan ended without publishing a device");

@@ -1,4 +1,5 @@
-import { chapFor, chapIsDefault, chapSettings, untrustedForDefault, type ChapTable } from "../core/chap";
+import { chapFor, chapIsDefault, untrustedForDefault, type ChapTable } from "../core/chap";
+import { writeChap, writeNodeSettings } from "./node-records";
 import { iscsiadm, parseNodeList } from "../core/commands";
 import { loginSettings } from "../core/plan";
 import type { Config } from "../core/config";
@@ -49,9 +50,8 @@ export function escapeShown(s: string, max = 200): string {
 export async function discoverTargets(host: Host, portals: readonly string[], chap: ChapTable, deadline: Deadline, rejected: RejectedTarget[] = []): Promise<DiscoveredTarget[]> {
   const byIqn = new Map<string, DiscoveredTarget>();
   for (const portal of portals) {
-    const out = chap.discovery
-      ? await host.iscsi.discover(portal, deadline, chap.discovery)
-      : (await host.run.run(iscsiadm.discoverOnly(portal), deadline)).stdout;
+    // a listing: no node record is made or changed, and a discovery record made for it goes again
+    const out = await host.iscsi.discover(portal, deadline, chap.discovery, true);
     for (const { portal: p, iqn } of parseNodeList(out)) {
       const why = iscsiNameProblem(iqn) ?? (typeof parsePortal(p) === "string" ? `portal ${escapeShown(p, 80)}: ${parsePortal(p) as string}` : null);
       if (why) {
@@ -91,9 +91,9 @@ async function listLunsLocked(host: Host, t: DiscoveredTarget, config: Config, c
       const untrusted = chapIsDefault(chap, t.iqn) ? untrustedForDefault(t.portals, trusted) : [];
       if (untrusted.length > 0) host.log.warn(`the [default] CHAP credentials are not offered to ${t.iqn} at ${untrusted.join(", ")}: not a portal named on the command line`);
       const c = untrusted.length > 0 ? null : chapFor(chap, t.iqn);
-      for (const [name, value] of loginSettings(config)) await host.iscsi.setNode(t.iqn, name, value, deadline);
+      await writeNodeSettings(host, t.iqn, loginSettings(config), deadline);
       // secrets into the node records' files, never on a command line
-      if (c) await host.iscsiDb.setNode(t.iqn, chapSettings("node.session.auth", c), deadline);
+      if (c) await writeChap(host, t.iqn, { chap: c, onlyTo: null }, deadline);
       await host.iscsi.login(t.iqn, deadline);
       loggedIn = true;
       await settle(host, t.iqn, deadline);

@@ -17,7 +17,7 @@ export async function markGuard(host: Host, r: AttachmentRecord, reason: string)
 }
 
 /** How long an observer (md event, monitor) waits for the label's lock before it writes the guard without it. */
-const OBSERVER_LOCK_WAIT_MS = 500;
+export const OBSERVER_LOCK_WAIT_MS = 500;
 
 /**
  * markGuard for an observer that holds no lock: under the label's lock when it is free within

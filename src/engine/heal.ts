@@ -1,4 +1,5 @@
-import { FailedError, InputError } from "../core/errors";
+import { FailedError, InputError, RefusedError } from "../core/errors";
+import { lunIdentityProblem } from "../core/lun-identity";
 import { loginSettings } from "../core/plan";
 import type { Config } from "../core/config";
 import type { Health } from "../core/health";
@@ -11,8 +12,9 @@ import type { Host } from "./host";
 import { markGuard } from "./guard";
 import { checkLocal, recordLocal } from "./local-leg";
 import { iscsiLegNow } from "./multipath";
-import { healthOf } from "./arrays";
+import { clearGuardInSync, healthOf } from "./arrays";
 import { devRef } from "../core/records";
+import { writeChap, writeNodeSettings, type TargetChap } from "./node-records";
 
 export interface HealResult {
   readonly actions: readonly string[];
@@ -27,7 +29,15 @@ const broken = (state: string): boolean => state === "faulty" || state === "miss
  * write-mostly, so that md copies local -> iSCSI. The local leg: the (replaced) device of tab.conf is
  * added back and rebuilt from iSCSI. Idempotent: a healthy or recovering array is left alone.
  */
-export async function heal(host: Host, r: AttachmentRecord, localPath: string | null, config: Config, deadline: Deadline): Promise<HealResult> {
+export interface HealInputs {
+  /** The local leg as tab.conf names it now (a replaced disk may have a new name). */
+  readonly localPath: string | null;
+  /** The target's CHAP credentials, written into its node records before a login. */
+  readonly chap: TargetChap | null;
+}
+
+export async function heal(host: Host, r: AttachmentRecord, inputs: HealInputs, config: Config, deadline: Deadline): Promise<HealResult> {
+  const { localPath } = inputs;
   const label = r.label;
   if (label === null) throw new InputError(`${r.spec} has no mirror to heal`);
   return host.locks.with(diskLockName(r), deadline, async () => {
@@ -38,10 +48,13 @@ export async function heal(host: Host, r: AttachmentRecord, localPath: string | 
     let record = r;
     if (r.iqn !== null && broken(first.health.iscsi.state)) {
       const iqn = r.iqn;
-      await ensureSession(host, iqn, config, deadline);
+      await ensureSession(host, iqn, config, inputs.chap, deadline);
       const lun = await iscsiLegNow(host, iqn, r.lun, deadline);
       // the guard first: from the add on, only the local leg is current until the resync ends
       await markGuard(host, r, "the iSCSI leg is being rebuilt from the local leg");
+      // md will copy the local leg over this device: it must be the volume the array had
+      const problem = lunIdentityProblem({ label, lun: `lun${r.lun} of ${iqn}`, device: shown(host.paths, lun.path), recorded: r.iscsiWwid, now: lun.wwids });
+      if (problem) throw new RefusedError(problem);
       if (first.health.iscsi.state === "faulty") await host.md.removeFailed(array, deadline);
       await host.md.addTo(array, lun.path, deadline);
       await host.md.setWriteMostly(array, lun.dev);
@@ -63,7 +76,7 @@ export async function heal(host: Host, r: AttachmentRecord, localPath: string | 
     if (record !== r) await host.store.putAttachment(record);
     const now = await healthOf(host, record);
     if (!now) throw new FailedError(`the array of ${r.label} went away`);
-    if (now.health.iscsi.state === "in_sync" && (await host.guard.clear(label))) {
+    if (now.health.iscsi.state === "in_sync" && (await clearGuardInSync(host, record))) {
       actions.push("the iSCSI leg is in sync: the direction guard is cleared");
     }
     for (const a of actions) host.log.step(`heal ${label}: ${a}`);
@@ -80,7 +93,7 @@ export const GIVEN_UP_MS = 5000;
  * filer refused while it was coming back) never recovers by itself: when every session of the
  * target stays FREE for GIVEN_UP_MS, heal logs out of them and logs in again.
  */
-async function ensureSession(host: Host, iqn: string, config: Config, deadline: Deadline): Promise<void> {
+async function ensureSession(host: Host, iqn: string, config: Config, chap: TargetChap | null, deadline: Deadline): Promise<void> {
   const loggedIn = async (): Promise<true | null> => ((await host.iscsi.loggedIn(iqn)) ? true : null);
   if (await loggedIn()) return;
   const relogin = await givenUp(host, iqn, deadline);
@@ -88,7 +101,9 @@ async function ensureSession(host: Host, iqn: string, config: Config, deadline: 
   if (relogin || (await host.iscsi.sessions(iqn)).length === 0) {
     await host.locks.with(targetLockName(iqn), deadline, async () => {
       if (relogin) await host.iscsi.logout(iqn, deadline);
-      for (const [name, value] of loginSettings(config)) await host.iscsi.setNode(iqn, name, value, deadline);
+      // the records as an add writes them: someone's discovery may have rewritten them meanwhile
+      await writeNodeSettings(host, iqn, loginSettings(config), deadline);
+      if (chap) await writeChap(host, iqn, chap, deadline);
       await host.iscsi.login(iqn, deadline);
     });
   }

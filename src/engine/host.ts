@@ -40,7 +40,7 @@ export function makeHost(log: Log, paths: HostPaths = hostPaths(), exec?: Execut
     mpath: new Multipath(run, paths),
     xs: new Xenstore(run, log, paths.xenstored),
     store,
-    locks: new Locks(store.locksDir(), log, (ms) => run.timings.add("lock-wait", ms), paths.proc),
+    locks: new Locks(store.lockKeyFile(), () => store.ensure(), log, (ms) => run.timings.add("lock-wait", ms), paths.proc),
     guard: new GuardStore(paths),
     localStore: new LocalStore(paths),
   };

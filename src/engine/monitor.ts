@@ -1,11 +1,12 @@
-import { errorMessage } from "../core/errors";
+import { errorMessage, RefusedError } from "../core/errors";
 import type { Config } from "../core/config";
 import { Deadline, sleepMs } from "../host/clock";
 import { holderAlive, processStart } from "../host/locks";
 import type { Host } from "./host";
-import { markGuardObserved } from "./guard";
-import { heal } from "./heal";
-import { healthOf } from "./arrays";
+import { markGuardObserved, OBSERVER_LOCK_WAIT_MS } from "./guard";
+import { heal, type HealInputs } from "./heal";
+import type { AttachmentRecord } from "../core/records";
+import { clearGuardObserved, healthOf } from "./arrays";
 import { expirePrepared } from "./prepared";
 
 /**
@@ -14,16 +15,22 @@ import { expirePrepared } from "./prepared";
  * target is back it heals; when the iSCSI leg is in sync again it clears that record. It also
  * releases the prepared sessions (`prepare`) whose time is up.
  */
-export async function monitor(host: Host, config: Config, opts: { once: boolean; stop: () => boolean; localOf: (label: string) => string | null }): Promise<void> {
+export async function monitor(host: Host, config: Config, opts: { once: boolean; stop: () => boolean; inputsOf: (r: AttachmentRecord) => HealInputs }): Promise<void> {
   const last = new Map<string, string>();
   host.log.step(`monitoring every ${config.monitorIntervalS} s, and md's events through mdadm --monitor`);
   const events = opts.once ? null : watchMdEvents(host, config, opts.stop);
-  if (!opts.once) {
+  const me = opts.once ? null : { pid: process.pid, start: (await processStart(host.paths.proc, "self")) ?? "?" };
+  if (me) {
     await host.store.ensure();
-    await host.store.putMonitor({ pid: process.pid, start: (await processStart(host.paths.proc, "self")) ?? "?" });
+    await host.store.putMonitor({ ...me, rounds: 0, lastRound: null });
   }
   try {
-    await loop(host, config, opts, last);
+    let rounds = 0;
+    // each round is recorded (how many, and when the last ended): the monitor's liveness
+    await loop(host, config, opts, last, async () => {
+      rounds += 1;
+      if (me) await host.store.putMonitor({ ...me, rounds, lastRound: new Date().toISOString() });
+    });
   } finally {
     events?.stop();
     if (!opts.once) await host.store.putMonitor(null);
@@ -33,7 +40,7 @@ export async function monitor(host: Host, config: Config, opts: { once: boolean;
 /** Whether a monitor runs (it records itself under /run/block-iscsimple). */
 export async function monitorRunning(host: Host): Promise<boolean> {
   const m = await host.store.getMonitor();
-  return m !== null && (await holderAlive(host.paths.proc, { ...m, nonce: "" }));
+  return m !== null && (await holderAlive(host.paths.proc, m));
 }
 
 /**
@@ -66,7 +73,15 @@ function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { st
   };
 }
 
-async function loop(host: Host, config: Config, opts: { once: boolean; stop: () => boolean; localOf: (label: string) => string | null }, last: Map<string, string>): Promise<void> {
+async function loop(
+  host: Host,
+  config: Config,
+  opts: { once: boolean; stop: () => boolean; inputsOf: (r: AttachmentRecord) => HealInputs },
+  last: Map<string, string>,
+  roundDone: () => Promise<void>,
+): Promise<void> {
+  /** The last refusal of heal said for each attachment (said again only when it changes). */
+  const refused = new Map<string, string>();
   for (;;) {
     // prepared sessions (before a migration) that no add adopted in time
     await expirePrepared(host, new Date(), new Deadline(config.deadlineS * 1000));
@@ -89,19 +104,26 @@ async function loop(host: Host, config: Config, opts: { once: boolean; stop: () 
           // that waits for an absent target would hold the monitor for a whole deadline
           const sessions = await host.iscsi.sessions(r.iqn);
           if (health.iscsi.state !== "recovering" && (sessions.length === 0 || (await host.iscsi.loggedIn(r.iqn)))) {
-            const res = await heal(host, r, opts.localOf(r.label), config, new Deadline(config.deadlineS * 1000)).catch((err: unknown) => {
-              host.log.step(`${r.label}: not healed yet: ${errorMessage(err)}`);
+            const res = await heal(host, r, opts.inputsOf(r), config, new Deadline(config.deadlineS * 1000)).catch((err: unknown) => {
+              if (err instanceof RefusedError) {
+                // a refusal (the LUN is another volume now...) stands until someone acts: said at
+                // syslog's crit priority once per change, not every round
+                if (refused.get(r.id) !== err.message) host.log.critical(`${r.label}: not healed: ${err.message}`);
+                refused.set(r.id, err.message);
+              } else host.log.step(`${r.label}: not healed yet: ${errorMessage(err)}`);
               return null;
             });
+            if (res) refused.delete(r.id);
             if (res && res.actions.length > 0) host.log.step(`${r.label}: healing: ${res.actions.join("; ")}`);
           }
-        } else if (health.iscsi.state === "in_sync" && (await host.guard.clear(r.label))) {
+        } else if (health.iscsi.state === "in_sync" && (await host.guard.get(r.label)) !== null && (await clearGuardObserved(host, r, OBSERVER_LOCK_WAIT_MS))) {
           host.log.step(`${r.label}: healed: the iSCSI leg is in sync again`);
         }
       } catch (err) {
         host.log.warn(`${r.label}: ${errorMessage(err)}`);
       }
     }
+    await roundDone();
     if (opts.once || opts.stop()) return;
     for (let t = 0; t < config.monitorIntervalS * 10 && !opts.stop(); t++) await sleepMs(100);
     if (opts.stop()) return;

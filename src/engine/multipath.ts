@@ -100,21 +100,39 @@ async function checkQueueing(c: StepContext, s: MultipathStep, map: MpathMap): P
   host.log.step(`${why}: queueing disabled on it (multipathd disablequeueing); it now ${describeQueueing(judgeQueueing(after))}`);
 }
 
+/** The iSCSI leg's device as heal finds it, with every WWID that names it now. */
+export interface IscsiLegNow {
+  readonly path: string;
+  readonly name: string;
+  readonly dev: BlockDev;
+  /** A map's own WWID and each of its paths' (one path: its own); null where the kernel gives none. */
+  readonly wwids: readonly (string | null)[];
+}
+
 /**
  * The device of the iSCSI leg once its target is back, for heal: the LUN's multipath map when one
  * holds its paths (after multipathd has reinstated a path), else the LUN's device itself.
  */
-export async function iscsiLegNow(host: Host, iqn: string, lun: number, deadline: Deadline): Promise<{ path: string; name: string; dev: BlockDev }> {
+export async function iscsiLegNow(host: Host, iqn: string, lun: number, deadline: Deadline): Promise<IscsiLegNow> {
   const dev = await host.iscsi.waitLun(iqn, lun, deadline);
   if (!dev) throw new FailedError(`lun${lun} of ${iqn} is not back (session logged in, but no device)`);
-  const map = await host.mpath.mapOf((await host.iscsi.lunPaths(iqn, lun)).map((p) => p.name));
-  if (!map) return dev;
+  const found = await host.iscsi.lunPaths(iqn, lun);
+  const paths = found.map((p) => p.name);
+  // what the kernel read when the device appeared may be another volume's: read it again
+  const live: string[] = [];
+  for (const p of found) if ((await host.iscsi.sessionState(p.session)) === "LOGGED_IN") live.push(p.name);
+  await host.iscsi.refreshIdentity(live, deadline);
+  // a path whose session is down tells nothing now: only the live paths' WWIDs are evidence
+  const pathWwids = await Promise.all(live.map((p) => host.iscsi.wwid(p)));
+  const map = await host.mpath.mapOf(paths);
+  if (!map) return { ...dev, wwids: [live.includes(dev.name) ? await host.iscsi.wwid(dev.name) : null] };
   const active = await pollUntil(async () => {
     const r = await host.mpath.report(map.name, deadline);
     return r === null || r.activePaths > 0 ? true : null;
   }, deadline, 500);
   if (!active) throw new FailedError(`multipath map ${map.name} of lun${lun} has no active path yet; heal again when multipathd has reinstated one`);
-  return { path: map.path, name: map.kernelName, dev: map.dev };
+  if (pathWwids.length === 0) throw new FailedError(`multipath map ${map.name} of lun${lun} has no path with a logged-in session yet; heal again when one is back`);
+  return { path: map.path, name: map.kernelName, dev: map.dev, wwids: [map.wwid.toLowerCase(), ...pathWwids] };
 }
 
 /** Removes the multipath maps over the target's LUNs before logout, as multipath users should. */

@@ -3,10 +3,15 @@ import type { AttachmentRecord } from "../core/records";
 import { pidAlive, processStart } from "../host/locks";
 import type { Host } from "./host";
 
+/** Whether the process that last wrote the record (its add, or a remove) still runs. */
+export async function writerAlive(host: Host, r: AttachmentRecord): Promise<boolean> {
+  if (r.pid === process.pid) return true;
+  return r.pidStart ? (await processStart(host.paths.proc, r.pid)) === r.pidStart : pidAlive(r.pid);
+}
+
 /** Kills the children a SIGKILLed add left running (a hung iscsiadm would otherwise log in later). */
 export async function killOrphans(host: Host, r: AttachmentRecord): Promise<void> {
-  if (r.pid === process.pid) return;
-  if (r.pidStart ? (await processStart(host.paths.proc, r.pid)) === r.pidStart : pidAlive(r.pid)) return;
+  if (await writerAlive(host, r)) return;
   for (const [pid, argv0] of r.children) {
     try {
       const cmd = (await readFile(`${host.paths.proc}/${pid}/cmdline`, "utf8")).split("\0")[0] ?? "";

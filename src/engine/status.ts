@@ -1,11 +1,12 @@
 import { describeLeg, type Health, type StaleRecord } from "../core/health";
 import { summariseArray, type ArrayState } from "../core/md-state";
 import { describeQueueing, judgeQueueing } from "../core/multipath";
-import { describeOwner, type AttachmentRecord } from "../core/records";
+import { describeOwner, phaseOf, type AttachmentRecord, type Phase } from "../core/records";
 import { Deadline } from "../host/clock";
 import { shown } from "../host/paths";
 import type { Host } from "./host";
 import { findOurArray, healthOfArray } from "./arrays";
+import { writerAlive } from "./orphans";
 
 export interface AttachmentStatus {
   readonly id: string;
@@ -14,6 +15,10 @@ export interface AttachmentStatus {
   readonly domain: number | null;
   readonly mode: "w" | "r";
   readonly complete: boolean;
+  /** adding, attached, interrupted (its add's process is gone: run remove), removing. */
+  readonly phase: Phase;
+  /** The process of the add or remove that is at work on it (adding, removing). */
+  readonly pid: number | null;
   readonly device: string | null;
   readonly devicePath: string | null;
   readonly sessions: readonly number[];
@@ -60,7 +65,10 @@ export async function collectStatus(host: Host): Promise<AttachmentStatus[]> {
 async function statusOf(host: Host, r: AttachmentRecord): Promise<AttachmentStatus> {
   const a = r.label !== null ? await findOurArray(host, r) : null;
   const judged = a && r.label !== null ? await healthOfArray(host, r, a, r.label) : null;
+  const phase = phaseOf(r, await writerAlive(host, r));
   return {
+    phase,
+    pid: phase === "adding" || phase === "removing" ? r.pid : null,
     id: r.id,
     spec: r.spec,
     owner: describeOwner(r.owner),
@@ -79,11 +87,18 @@ async function statusOf(host: Host, r: AttachmentRecord): Promise<AttachmentStat
   };
 }
 
+const PHASE_NOTE: Readonly<Record<Phase, (pid: number | null) => string>> = {
+  adding: (pid) => `  (being added, pid ${pid ?? "?"})`,
+  attached: () => "",
+  interrupted: () => "  (add not finished, its process is gone: run remove)",
+  removing: (pid) => `  (being removed, pid ${pid ?? "?"})`,
+};
+
 export function formatStatus(list: readonly AttachmentStatus[]): string {
   if (list.length === 0) return "no attachments\n";
   const lines: string[] = [];
   for (const s of list) {
-    lines.push(`${s.spec}  [${s.mode}] ${s.owner}${s.complete ? "" : "  (add not finished: run remove)"}`);
+    lines.push(`${s.spec}  [${s.mode}] ${s.owner}${PHASE_NOTE[s.phase](s.pid)}`);
     if (s.devicePath) lines.push(`  device   ${s.devicePath} (${s.device})`);
     if (!s.spec.includes("@MISSING")) {
       lines.push(`  iSCSI    ${s.iscsiDevice ?? "-"}, session ${s.sessions.length ? s.sessions.join(", ") : "none"}`);
@@ -103,6 +118,15 @@ export function formatStatus(list: readonly AttachmentStatus[]): string {
     if (s.health) {
       lines.push(`  health   iSCSI leg ${describeLeg(s.health.iscsi)}, local leg ${describeLeg(s.health.local)}; current data: ${s.health.current}`);
       if (s.health.warning) lines.push(`  WARNING  ${s.health.warning}`);
+    } else if (s.spec.includes("+") && s.phase !== "adding") {
+      // a mirror without a running array: one line that says why, never silence
+      lines.push(
+        s.phase === "removing"
+          ? "  health   stopping: a remove is stopping the array (no health to read)"
+          : s.phase === "interrupted"
+            ? "  health   no array (the add was interrupted before it built one, or after it stopped): run remove"
+            : "  health   NO ARRAY: the mirror is attached but no array of its legs runs (stopped outside block-iscsimple?)",
+      );
     }
   }
   return `${lines.join("\n")}\n`;

@@ -1,4 +1,3 @@
-import { chapSettings, untrustedForDefault } from "../core/chap";
 import { errorMessage, FailedError, InternalError } from "../core/errors";
 import type { Step, StepKind } from "../core/plan";
 import { devRef } from "../core/records";
@@ -9,6 +8,7 @@ import { findOurArray } from "./arrays";
 import { markGuard } from "./guard";
 import { checkLocal, recordLocal } from "./local-leg";
 import { useMultipath } from "./multipath";
+import { writeChap, writeNodeSettings } from "./node-records";
 import type { StepContext } from "./step-context";
 
 type Runner<K extends StepKind> = (c: StepContext, s: StepOf<K>) => Promise<void>;
@@ -33,21 +33,8 @@ const RUN: { readonly [K in StepKind]: Runner<K> } = {
     }
   },
   // into the record files, as iscsiadm -o update would (no process); iscsiadm where there are none
-  "set-node": async ({ host, deadline }, s) => {
-    if ((await host.iscsiDb.setNode(s.iqn, [[s.name, s.value]], deadline)) === 0) await host.iscsi.setNode(s.iqn, s.name, s.value, deadline);
-  },
-  "set-chap": async ({ host, deadline }, s) => {
-    if (s.onlyTo !== null) {
-      const bad = untrustedForDefault(await host.iscsi.nodePortals(s.iqn, deadline), s.onlyTo);
-      if (bad.length > 0) {
-        host.log.warn(`the [default] CHAP credentials are not offered to ${s.iqn}: its portal ${bad.join(", ")} is not one of [iscsi] portals (give the target a section of its own in the CHAP file)`);
-        return;
-      }
-    }
-    if ((await host.iscsiDb.setNode(s.iqn, chapSettings("node.session.auth", s.chap), deadline)) === 0) {
-      throw new FailedError(`no node record of ${s.iqn} under ${shown(host.paths, host.paths.iscsiNodes)} to hold its CHAP credentials`);
-    }
-  },
+  "set-node": ({ host, deadline }, s) => writeNodeSettings(host, s.iqn, [[s.name, s.value]], deadline),
+  "set-chap": ({ host, deadline }, s) => writeChap(host, s.iqn, { chap: s.chap, onlyTo: s.onlyTo }, deadline),
   "claim-target": async ({ host, journal }, s) => {
     const t = await host.store.getTarget(s.iqn);
     await host.store.putTarget({ iqn: s.iqn, loggedInByUs: s.login || (t?.loggedInByUs ?? false) });
@@ -68,6 +55,9 @@ const RUN: { readonly [K in StepKind]: Runner<K> } = {
           : `lun${s.lun} did not appear on session ${sessions.join(", ")} of ${s.iqn} (does the target have that LUN?)`,
       );
     }
+    // a device that was there before this add may show what the kernel read long ago: the filer may
+    // have mapped another volume at the LUN since (the direction guard compares this WWID)
+    if (s.refresh && (await host.iscsi.sessionState(lun.session)) === "LOGGED_IN") await host.iscsi.refreshIdentity([lun.name], deadline);
     const wwid = await host.iscsi.wwid(lun.name);
     host.log.step(`lun${s.lun} of ${s.iqn} is ${shown(host.paths, lun.path)} (${hexDev(lun.dev)}${wwid ? `, WWID ${wwid}` : ""})`);
     await journal.update({ iscsi: devRef(lun.path, lun.name, lun.dev), iscsiWwid: wwid });

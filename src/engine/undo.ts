@@ -25,6 +25,8 @@ export async function runUndo(host: Host, journal: Journal, undo: Undo, deadline
  */
 export async function undoAll(host: Host, journal: Journal, undos: readonly Undo[], deadline: Deadline, before?: () => Promise<void>): Promise<string[]> {
   const problems: string[] = [];
+  // status says "removing" from now on, not an attachment whose array is going away under it
+  await journal.update({ removing: journal.record.removing ?? new Date().toISOString() });
   for (const u of undos) {
     try {
       await before?.();

@@ -1,6 +1,7 @@
 import { InternalError } from "../core/errors";
 import { link, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { sleepMs, type Deadline } from "./clock";
 import type { HostPaths } from "./paths";
@@ -57,8 +58,13 @@ export class IscsiDb {
     for (const p of portals) {
       const full = path.join(dir, p);
       const st = await stat(full).catch(() => null);
-      if (st?.isDirectory()) for (const iface of (await readdir(full)).sort()) if (!iface.startsWith(".")) out.push(path.join(full, iface));
-      else if (st?.isFile() && !p.startsWith(".")) out.push(full);
+      if (p.startsWith(".")) continue;
+      if (st?.isDirectory()) {
+        for (const iface of (await readdir(full)).sort()) if (!iface.startsWith(".")) out.push(path.join(full, iface));
+      } else if (st?.isFile()) {
+        // the older layout, which open-iscsi still reads: nodes/IQN/ADDRESS,PORT is the record itself
+        out.push(full);
+      }
     }
     return out;
   }
@@ -91,11 +97,20 @@ export class IscsiDb {
     });
   }
 
-  /** Sets NAME = VALUE lines in the sendtargets discovery record of PORTAL (HOST:PORT). */
-  async setDiscovery(portal: string, settings: readonly (readonly [string, string])[], deadline: Deadline): Promise<void> {
+  private discoveryFile(portal: string): string {
     const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(portal);
     if (!m) throw new InternalError(`portal '${portal}' is not HOST:PORT`);
-    const file = path.join(this.paths.iscsiSendTargets, `${m[1]},${m[2]}`, "st_config");
+    return path.join(this.paths.iscsiSendTargets, `${m[1]},${m[2]}`, "st_config");
+  }
+
+  /** Whether PORTAL (HOST:PORT) has a sendtargets discovery record. */
+  hasDiscovery(portal: string): boolean {
+    return existsSync(this.discoveryFile(portal));
+  }
+
+  /** Sets NAME = VALUE lines in the sendtargets discovery record of PORTAL (HOST:PORT). */
+  async setDiscovery(portal: string, settings: readonly (readonly [string, string])[], deadline: Deadline): Promise<void> {
+    const file = this.discoveryFile(portal);
     await this.withIdbmLock(deadline, () => rewrite(file, settings));
   }
 }

@@ -76,16 +76,24 @@ export class Iscsi {
     return r.code === 21 ? [] : parseNodeList(r.stdout).filter((n) => n.iqn === iqn).map((n) => n.portal);
   }
 
-  /** sendtargets discovery; with discovery CHAP through a discoverydb record whose file gets the credentials. */
-  async discover(portal: string, deadline: Deadline, chap: Chap | null = null): Promise<string> {
-    if (!chap) return (await this.iscsiadm(iscsiadm.discover(portal), deadline)).stdout;
+  /**
+   * sendtargets discovery that adds the records of new targets and never changes existing ones
+   * (another target's record may hold the CHAP credentials and login settings we wrote); with
+   * discovery CHAP through a discoverydb record whose file gets the credentials. LISTING: no node
+   * record at all, and a discovery record made for it is removed again.
+   */
+  async discover(portal: string, deadline: Deadline, chap: Chap | null = null, listing = false): Promise<string> {
+    if (!chap) return (await this.iscsiadm(listing ? iscsiadm.discoverOnly(portal) : iscsiadm.discover(portal), deadline)).stdout;
+    const had = this.db.hasDiscovery(portal);
     await this.iscsiadm(discoverydb.create(portal), deadline, [0, 15]);
-    await this.db.setDiscovery(portal, chapSettings("discovery.sendtargets.auth", chap), deadline);
     try {
-      return (await this.iscsiadm(discoverydb.discover(portal), deadline)).stdout;
+      await this.db.setDiscovery(portal, chapSettings("discovery.sendtargets.auth", chap), deadline);
+      return (await this.iscsiadm(discoverydb.discover(portal, listing ? "nonpersistent" : "new"), deadline)).stdout;
     } catch (err) {
       if (err instanceof CommandError && err.status === 24) throw new FailedError(`discovery authentication failed at ${portal}`, { cause: err });
       throw err;
+    } finally {
+      if (listing && !had) await this.iscsiadm(discoverydb.delete(portal), deadline, [0, 21]).catch(() => undefined);
     }
   }
 
@@ -163,6 +171,33 @@ export class Iscsi {
       }
     }
     return out;
+  }
+
+  /**
+   * Makes the kernel read the identity of these path devices again (a write to their device/rescan:
+   * the INQUIRY pages are fetched anew). The kernel keeps what it read when the device appeared: a
+   * session that recovered after the filer mapped another volume at the LUN still shows the old
+   * WWID until then. Paths whose session is not logged in are skipped (their WWID is not used as
+   * proof: the caller reads it and finds it stale or missing). Bounded by the deadline.
+   */
+  async refreshIdentity(names: readonly string[], deadline: Deadline): Promise<void> {
+    for (const name of names) {
+      const file = join(this.paths.sys, "block", name, "device/rescan");
+      const limit = deadline.slice(10_000);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<"late">((resolve) => {
+        timer = setTimeout(() => resolve("late"), limit.remainingMs());
+      });
+      try {
+        const done = await Promise.race([writeFile(file, "1\n").then(() => "done" as const), late]);
+        if (done === "late") throw new FailedError(`the kernel did not re-read the identity of /dev/${name} in time (device/rescan)`);
+      } catch (err) {
+        if (err instanceof FailedError) throw err;
+        throw new FailedError(`cannot make the kernel re-read the identity of /dev/${name}: ${(err as Error).message}`, { cause: err });
+      } finally {
+        clearTimeout(timer);
+      }
+    }
   }
 
   /** The SCSI WWID of a LUN's device (sysfs device/wwid), normalised as multipath writes it. */

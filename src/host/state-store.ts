@@ -7,6 +7,14 @@ import { join } from "./sysfs";
 
 const ID_RE = /^[A-Za-z0-9_.:-]+$/;
 
+/** What the running monitor records of itself: who it is, how many rounds it made, when the last ended. */
+export interface MonitorRecord {
+  readonly pid: number;
+  readonly start: string;
+  readonly rounds?: number;
+  readonly lastRound?: string | null;
+}
+
 function checkName(name: string): string {
   if (!ID_RE.test(name) || name.startsWith(".")) throw new InternalError(`unsafe state file name '${name}'`);
   return name;
@@ -19,7 +27,7 @@ function checkName(name: string): string {
 export class StateStore {
   constructor(private readonly paths: HostPaths) {}
 
-  private dir(kind: "attach" | "target" | "locks"): string {
+  private dir(kind: "attach" | "target"): string {
     return join(this.paths.run, kind);
   }
 
@@ -31,7 +39,8 @@ export class StateStore {
     if (typeof process.getuid === "function" && st.uid !== process.getuid()) {
       throw new FailedError(`${this.paths.run} belongs to uid ${st.uid}, not to us; refusing to use it`);
     }
-    for (const d of ["attach", "target", "locks"] as const) {
+    await this.dropDeadTemporaries(this.paths.run);
+    for (const d of ["attach", "target"] as const) {
       await mkdir(this.dir(d), { recursive: true, mode: 0o700 });
       await this.dropDeadTemporaries(this.dir(d));
     }
@@ -46,8 +55,9 @@ export class StateStore {
     }
   }
 
-  locksDir(): string {
-    return this.dir("locks");
+  /** The key that names the locks (see locks.ts). */
+  lockKeyFile(): string {
+    return join(this.paths.run, "lock-key");
   }
 
   private async writeJson(file: string, value: unknown): Promise<void> {
@@ -92,12 +102,12 @@ export class StateStore {
     return out;
   }
 
-  /** The running monitor, as it recorded itself (pid and start time), or null. */
-  async getMonitor(): Promise<{ pid: number; start: string } | null> {
-    return this.readJson<{ pid: number; start: string }>(join(this.paths.run, "monitor.json"));
+  /** The running monitor, as it recorded itself (pid and start time, its rounds), or null. */
+  async getMonitor(): Promise<MonitorRecord | null> {
+    return this.readJson<MonitorRecord>(join(this.paths.run, "monitor.json"));
   }
 
-  async putMonitor(m: { pid: number; start: string } | null): Promise<void> {
+  async putMonitor(m: MonitorRecord | null): Promise<void> {
     if (m === null) await rm(join(this.paths.run, "monitor.json"), { force: true });
     else await this.writeJson(join(this.paths.run, "monitor.json"), m);
   }

@@ -5,7 +5,7 @@ import path from "node:path";
 import esbuild from "esbuild";
 import type { Argv } from "../../src/core/commands.ts";
 import { callsFile, changeWorld, faultsFile, loadWorld, writeAtomic, type Fault, type World } from "./fakehost/world.ts";
-import { fileSettings, nodeRecordText, type CallLine } from "./fakehost/tools.ts";
+import { fileSettings, lunNaa, nodeRecordText, type CallLine } from "./fakehost/tools.ts";
 
 export const REPO = path.resolve(import.meta.dirname, "../..");
 /** The program under test (BLOCK_ISCSIMPLE_TEST_BIN runs the suite against another build, e.g. an older one). */
@@ -309,6 +309,26 @@ export class SimHost {
       writeFileSync(this.file(`sys/block/${md}/md/sync_action`), "idle\n");
       writeFileSync(this.file(`sys/block/${md}/md/sync_completed`), "none\n");
     });
+  }
+
+  /**
+   * The filer maps another volume at LUN of IQN (a LUN deleted and another created with the same
+   * number): its WWID changes, for the devices the kernel has now (as after a rescan) and later ones.
+   */
+  mapVolume(iqn: string, lun: number, volume: string): void {
+    this.setWorld((w) => {
+      const t = w.filer[iqn];
+      if (!t) throw new Error(`no target ${iqn}`);
+      t.volumes = { ...(t.volumes ?? {}), [String(lun)]: volume };
+      for (const [name, d] of Object.entries(w.disks)) {
+        if (d.iqn === iqn && d.lun === lun) writeFileSync(this.file(`sys/block/${name}/device/wwid`), `naa.${lunNaa(w, iqn, lun)}\n`);
+      }
+    });
+  }
+
+  /** The WWID (multipath's form, "3" and the NAA) of the volume IQN maps at LUN now. */
+  lunWwid(iqn: string, lun: number): string {
+    return `3${lunNaa(this.world(), iqn, lun)}`;
   }
 
   /** The state open-iscsi shows for every session of IQN (LOGGED_IN, FAILED). */

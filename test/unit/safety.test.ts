@@ -1,7 +1,3 @@
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG } from "../../src/core/config";
@@ -12,8 +8,6 @@ import { judgeGuard, type Request } from "../../src/core/plan";
 import { parseSpec } from "../../src/core/spec";
 import { Budget, Deadline, REPORT_MS, ROLLBACK_MIN_MS } from "../../src/host/clock";
 import { normaliseWwid } from "../../src/host/iscsi";
-import { Locks, processStart } from "../../src/host/locks";
-import { Log } from "../../src/host/log";
 
 const IQN = "iqn.2014-06.fr.example:vm-sn-1";
 const disk = { major: 253, minor: 4, id: "dm-uuid:LVM-abc" };
@@ -103,42 +97,3 @@ describe("Budget: the hotplug add fits libxl's 40 s", () => {
   });
 });
 
-describe("locks: judged by the holder's life, never by the clock", () => {
-  const quiet = new Log({ verbose: false, syslog: false, file: null, context: "test" });
-  const dir = (): string => mkdtempSync(path.join(os.tmpdir(), "bilocks-"));
-
-  it("a live holder keeps its lock however long; a dead one loses it at once", async () => {
-    const d = dir();
-    const sleeper = spawn("sleep", ["600"], { stdio: "ignore" });
-    await new Promise((r) => setTimeout(r, 100));
-    const start = await processStart("/proc", sleeper.pid as number);
-    writeFileSync(path.join(d, "label-vm"), JSON.stringify({ pid: sleeper.pid, start, nonce: "theirs" }));
-    sleeper.kill("SIGSTOP");
-    const locks = new Locks(d, quiet);
-    await expect(locks.take("label-vm", new Deadline(1500))).rejects.toThrow(/held by another block-iscsimple \(pid \d+, still running\)/);
-    sleeper.kill("SIGKILL");
-    await new Promise((r) => sleeper.on("exit", r));
-    const t0 = performance.now();
-    const lock = await locks.take("label-vm", new Deadline(5000));
-    expect(performance.now() - t0).toBeLessThan(1000);
-    await lock.check();
-    await lock.release();
-  });
-
-  it("a pid reused by another process is not the holder (start time differs)", async () => {
-    const d = dir();
-    writeFileSync(path.join(d, "label-vm"), JSON.stringify({ pid: 1, start: "123", nonce: "old" }));
-    const lock = await new Locks(d, quiet).take("label-vm", new Deadline(2000));
-    await lock.release();
-  });
-
-  it("a holder whose lock was taken from it finds out before its next step", async () => {
-    const d = dir();
-    const locks = new Locks(d, quiet);
-    const lock = await locks.take("target-x", new Deadline(2000));
-    writeFileSync(path.join(d, "target-x"), JSON.stringify({ pid: 1, start: "1", nonce: "intruder" }));
-    await expect(lock.check()).rejects.toThrow(/lock target-x is not ours any more \(held by pid 1\): stopping/);
-    await lock.release();
-    expect(readFileSync(path.join(d, "target-x"), "utf8")).toMatch(/intruder/);
-  });
-});

@@ -116,7 +116,22 @@ export function act(root: string, tool: string, args: readonly string[]): Outcom
 
 const normPortal = (p: string): string => (/:\d+$/.test(p) ? p : `${p}:3260`);
 const portalDir = (p: string): string => normPortal(p).replace(/:(\d+)$/, ",$1");
-const wwidOf = (iqn: string, lun: number): string => `360000000000000000e${Buffer.from(iqn).toString("hex").slice(-10)}0${lun}`;
+/**
+ * The NAA identifier (32 hex digits) of the volume a target maps at LUN: a volume's own (the
+ * filer's `volumes`, which a test changes to map another volume at the same LUN number), else one
+ * made of the target and the LUN. The kernel shows it as "naa.X" (sysfs device/wwid), multipath as "3X".
+ */
+export function lunNaa(w: World, iqn: string, lun: number): string {
+  const volume = w.filer[iqn]?.volumes?.[String(lun)] ?? `${iqn}#${lun}`;
+  let h = 0x811c9dc5;
+  const out: string[] = [];
+  for (let round = 0; out.join("").length < 31; round++) {
+    for (const c of `${round}:${volume}`) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+    out.push(h.toString(16).padStart(8, "0"));
+  }
+  return `6${out.join("").slice(0, 31)}`;
+}
+const wwidOf = (w: World, iqn: string, lun: number): string => `3${lunNaa(w, iqn, lun)}`;
 const abs = (p: string): string => (p.startsWith("/") ? p : `/local/domain/0/${p}`);
 
 /** A new node record as open-iscsi writes it: open-iscsi's defaults (15 s x 8 logins, 120 s replacement). */
@@ -147,7 +162,18 @@ export function fileSettings(root: string, iqn: string): Record<string, string> 
   const dir = path.join(root, `etc/iscsi/nodes/${iqn}`);
   const out: Record<string, string> = {};
   if (!fs.existsSync(dir)) return out;
-  for (const p of fs.readdirSync(dir)) for (const f of fs.readdirSync(path.join(dir, p))) Object.assign(out, readRecord(path.join(dir, p, f)));
+  for (const f of recordFiles(dir)) Object.assign(out, readRecord(f));
+  return out;
+}
+
+/** A target's record files: nodes/IQN/PORTAL,TPGT/IFACE, or the older flat nodes/IQN/ADDRESS,PORT. */
+function recordFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const p of fs.readdirSync(dir)) {
+    const full = path.join(dir, p);
+    if (fs.statSync(full).isDirectory()) for (const f of fs.readdirSync(full)) out.push(path.join(full, f));
+    else out.push(full);
+  }
   return out;
 }
 
@@ -199,9 +225,8 @@ class Tools {
   private updateFiles(iqn: string, name: string, value: string): void {
     const dir = this.R(`etc/iscsi/nodes/${iqn}`);
     if (!fs.existsSync(dir)) return;
-    for (const p of fs.readdirSync(dir)) {
-      for (const f of fs.readdirSync(path.join(dir, p))) {
-        const file = path.join(dir, p, f);
+    for (const file of recordFiles(dir)) {
+      {
         const lines = fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "" && l.split("=")[0]?.trim() !== name);
         fs.writeFileSync(file, `${[...lines, `${name} = ${value}`].join("\n")}\n`);
       }
@@ -225,7 +250,10 @@ class Tools {
       this.write(this.R(`sys/block/${name}/size`), String(131072 * (lun + 1)));
       this.write(this.R(`${scsi}/vendor`), "IET");
       this.write(this.R(`${scsi}/model`), "VIRTUAL-DISK");
-      this.write(this.R(`${scsi}/wwid`), `naa.60000000000000000e0000000${s.host}0${lun}`);
+      if (!w.noWwid) this.write(this.R(`${scsi}/wwid`), `naa.${lunNaa(w, s.iqn, lun)}`);
+      // /sys/block/sdX/device is the SCSI device's folder, as in the kernel's sysfs
+      fs.rmSync(this.R(`sys/block/${name}/device`), { force: true });
+      fs.symlinkSync(path.relative(this.R(`sys/block/${name}`), this.R(scsi)), this.R(`sys/block/${name}/device`));
       this.mknod(this.R(`dev/${name}`), 8, minor);
       this.mpathAddPath(w, name, s.iqn, lun);
       if (w.udev) {
@@ -256,7 +284,14 @@ class Tools {
     const iqn = opt(args, "-T") ?? "";
     const verb = verbOf("iscsiadm", args);
     changeWorld(this.root, (w) => {
-      if (verb === "discoverydb") {
+      if (verb === "discoverydb" && opt(args, "-o") === "delete") {
+        const portal = normPortal(opt(args, "-p") ?? "");
+        if (!w.discoverydb?.[portal] && !fs.existsSync(this.R(`etc/iscsi/send_targets/${portalDir(portal)}`))) this.fail(21, "iscsiadm: No records found\n");
+        else {
+          delete w.discoverydb?.[portal];
+          fs.rmSync(this.R(`etc/iscsi/send_targets/${portalDir(portal)}`), { recursive: true, force: true });
+        }
+      } else if (verb === "discoverydb") {
         const portal = normPortal(opt(args, "-p") ?? "");
         w.discoverydb = w.discoverydb ?? {};
         w.discoverydb[portal] = w.discoverydb[portal] ?? {};
@@ -277,10 +312,25 @@ class Tools {
           this.err("iscsiadm: Login failed to authenticate with target\niscsiadm: discovery login to 192.0.2.10 rejected: initiator failed authorization\n");
           this.o.code = 24;
         } else {
+          // as open-iscsi (iscsiadm.c, do_software_sendtargets): the -o given are OR-ed; none means
+          // new + update + delete, and an update deletes the record and writes it anew from
+          // iscsid.conf's defaults (idbm_add_node with overwrite): what was written into it is lost.
+          // nonpersistent touches no record. (delete, of records the answer lacks, is not modelled.)
+          const ops = args.flatMap((a, i) => (a === "-o" && args[i + 1] !== undefined ? [args[i + 1] as string] : []));
+          const persistent = !ops.includes("nonpersistent");
+          const doNew = ops.length === 0 || ops.includes("new");
+          const doUpdate = ops.length === 0 || ops.includes("update");
           for (const [name, t] of found) {
-            if (!args.includes("nonpersistent")) {
-              w.nodes[name] = { portals: t.portals, settings: w.nodes[name]?.settings ?? {} };
-              for (const p of t.portals) this.nodeFile(name, p);
+            if (persistent) {
+              const had = w.nodes[name] !== undefined;
+              if (had && doUpdate) {
+                w.nodes[name] = { portals: t.portals, settings: {} };
+                fs.rmSync(this.R(`etc/iscsi/nodes/${name}`), { recursive: true, force: true });
+                for (const p of t.portals) this.nodeFile(name, p);
+              } else if (!had && doNew) {
+                w.nodes[name] = { portals: t.portals, settings: {} };
+                for (const p of t.portals) this.nodeFile(name, p);
+              }
             }
             for (const p of t.portals) this.out(`${p},1 ${name}\n`);
           }
@@ -382,7 +432,7 @@ class Tools {
       m.pending = [...(m.pending ?? []), [sd, iqn, lun]];
       return;
     }
-    const wwid = wwidOf(iqn, lun);
+    const wwid = wwidOf(w, iqn, lun);
     let kn = Object.keys(m.maps).find((k) => m.maps[k]?.wwid === wwid);
     if (!kn) {
       const n = m.next++;

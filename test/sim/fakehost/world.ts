@@ -43,7 +43,8 @@ export interface Mpath {
 
 export interface World {
   udev: boolean;
-  filer: Record<string, { portals: string[]; luns: number[]; chap?: Chap }>;
+  /** volumes: which volume each LUN (by number) maps, when a test says (its WWID follows it). */
+  filer: Record<string, { portals: string[]; luns: number[]; chap?: Chap; volumes?: Record<string, string> }>;
   discoveryChap?: Chap;
   portalsUp: string[];
   nodes: Record<string, { portals: string[]; settings: Record<string, string> }>;
@@ -59,6 +60,8 @@ export interface World {
   /** blkid -p answers, by device path (as the administrator writes it). */
   signatures?: Record<string, string>;
   mpath: Mpath | null;
+  /** The kernel gives no WWID for new LUN devices (no device/wwid). */
+  noWwid?: boolean;
   /** udevadm settle ran (multipath's "after-settle" claim). */
   settled?: boolean;
 }
