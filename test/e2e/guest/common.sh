@@ -2,8 +2,8 @@
 now() { cut -d' ' -f1 /proc/uptime; }
 step() { echo; echo "=== [$(now)s] $*"; }
 dt() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}'; }
-# wanted NAME: the scenario NAME runs (all of them, unless lab.only=NAME,... on the kernel command line)
-wanted() { local only; only=$(karg lab.only); [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
+# wanted NAME: the scenario NAME runs (all of them, unless lab.only=NAME+NAME... on the kernel command line)
+wanted() { local only; only=$(karg lab.only); [ -z "$only" ] || [[ "+$only+" == *"+$1+"* ]]; }
 karg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^$1=//p"; }
 FAILED=0
 pass() { echo "PASS: $*"; }

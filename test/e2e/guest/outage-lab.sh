@@ -174,7 +174,7 @@ check "o5: every record reads back ($OK of $N)" [ -n "$N" ] && [ "$N" = "$OK" ]
 check "o5: nothing left; both legs byte-identical" eval "wait_until 30 nothing_left && legs_identical"
 
 }
-# the scenarios, in order (LAB_ARGS=lab.only=o4,o5 runs some of them, when looking into one)
+# the scenarios, in order (LAB_ARGS=lab.only=o4+o5 runs some of them, to look into one; not a comma: qemu cuts -initrd there)
 for s in o1 o2 o3 o4 o5; do wanted "$s" && "$s"; done
 
 # ---------------------------------------------------------------------------------------------
