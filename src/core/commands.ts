@@ -85,8 +85,10 @@ export const xenstore = {
 };
 
 export const xl = {
-  /** The domain id of a domain name (or id). */
+  /** The domain id of a domain name (names only: `xl domid 5` looks for a domain named "5"). */
   domid: (domain: string): Argv => ["xl", "domid", domain],
+  /** The name of a domain id (fails when there is no such domain). */
+  domname: (domid: number): Argv => ["xl", "domname", String(domid)],
 };
 
 export const logger = {

@@ -14,7 +14,8 @@ import { formatSpec } from "./spec";
 export const REMOTE_PROGRAM = "/etc/xen/scripts/block-iscsimple";
 
 const DOMAIN_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
-const HOST_RE = /^[A-Za-z0-9_[][A-Za-z0-9_.:@%[\]-]{0,254}$/;
+/** xl runs `ssh HOST xl migrate-receive` through a shell: no character a shell would read (no [ ] either), no leading '-'. */
+const HOST_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:@%-]{0,254}$/;
 /** One word of the transport command: no shell syntax (we run it without a shell; xl runs it with one). */
 const WORD_RE = /^[A-Za-z0-9_./=,:@%+-]{1,255}$/;
 

@@ -16,7 +16,12 @@ export async function killOrphans(host: Host, r: AttachmentRecord): Promise<void
     try {
       const cmd = (await readFile(`${host.paths.proc}/${pid}/cmdline`, "utf8")).split("\0")[0] ?? "";
       if (cmd.split("/").pop() !== argv0.split("/").pop() && !cmd.endsWith(argv0)) continue;
-      process.kill(pid, "SIGKILL");
+      // each command runs in a process group of its own (executor.ts): what it started dies too
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        process.kill(pid, "SIGKILL");
+      }
       host.log.step(`killed ${argv0} (pid ${pid}) left running by the interrupted add`);
     } catch {
       /* gone already */

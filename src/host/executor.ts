@@ -44,14 +44,30 @@ const text = (chunks: Buffer[]): string => Buffer.concat(chunks).toString("utf8"
  */
 export const spawnExecutor: Executor = (argv, o) => {
   const [file, ...args] = argv;
-  const child = spawn(file, args, { shell: false, env: { ...process.env, ...o.env }, stdio: ["ignore", o.live === true ? "inherit" : "pipe", o.live === true ? "inherit" : "pipe"] });
+  const live = o.live === true;
+  // a process group of its own (not for a live command, which may need our terminal: ssh's
+  // password prompt): its children die with it at the deadline, whatever they hold
+  const child = spawn(file, args, { shell: false, detached: !live, env: { ...process.env, ...o.env }, stdio: ["ignore", live ? "inherit" : "pipe", live ? "inherit" : "pipe"] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let size = 0;
   let why: "time" | "output" | null = null;
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  let settle: (() => void) | null = null;
+  const killGroup = (): void => {
+    if (child.pid === undefined) return;
+    try {
+      if (!live) process.kill(-child.pid, "SIGKILL");
+    } catch {
+      /* the group is gone */
+    }
+    child.kill("SIGKILL");
+  };
   const kill = (reason: "time" | "output"): void => {
     why ??= reason;
-    child.kill("SIGKILL");
+    killGroup();
+    // a child that left the group (setsid) may keep our pipes open: do not wait for them
+    setTimeout(() => settle?.(), PIPE_GRACE_MS).unref();
   };
   // our own timer, not spawn's `timeout`: that one outlives a program that could not start (and
   // keeps the process alive until it fires)
@@ -64,17 +80,45 @@ export const spawnExecutor: Executor = (argv, o) => {
   child.stdout?.on("data", keep(out));
   child.stderr?.on("data", keep(err));
   const done = new Promise<Exited>((resolve) => {
+    let resolved = false;
+    const finish = (r: Exited): void => {
+      if (resolved) return;
+      resolved = true;
+      clearTimeout(timer);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      resolve(r);
+    };
+    settle = () => {
+      const code = exited?.code ?? null;
+      const signal = exited?.signal ?? null;
+      const error = why === "output" ? `more than ${MAX_OUTPUT} bytes of output` : code === null && why === null ? `killed by ${signal ?? "a signal"}` : null;
+      finish({ status: code, stdout: text(out), stderr: text(err), timedOut: why === "time", notFound: false, error });
+    };
     child.once("error", (e: NodeJS.ErrnoException) => {
       if (child.pid !== undefined) return; // the close that follows tells
-      clearTimeout(timer);
-      resolve({ status: null, stdout: "", stderr: "", timedOut: false, notFound: e.code === "ENOENT", error: oneLine(e.message), cause: e });
+      finish({ status: null, stdout: "", stderr: "", timedOut: false, notFound: e.code === "ENOENT", error: oneLine(e.message), cause: e });
+    });
+    child.once("exit", (code, signal) => {
+      exited = { code, signal };
+      // what it left running in its group and that still holds our pipes ends with it
+      const grace = setTimeout(() => {
+        killGroup();
+        setTimeout(() => settle?.(), PIPE_GRACE_MS).unref();
+      }, EXITED_GRACE_MS);
+      grace.unref();
+      child.once("close", () => clearTimeout(grace));
     });
     child.once("close", (code, signal) => {
-      clearTimeout(timer);
       if (child.pid === undefined) return; // could not start: told by the error above
-      const error = why === "output" ? `more than ${MAX_OUTPUT} bytes of output` : code === null && why === null ? `killed by ${signal ?? "a signal"}` : null;
-      resolve({ status: code, stdout: text(out), stderr: text(err), timedOut: why === "time", notFound: false, error });
+      exited ??= { code, signal };
+      settle?.();
     });
   });
   return { pid: child.pid, done };
 };
+
+/** After a kill, how long its output may keep coming before we stop waiting for the pipes. */
+const PIPE_GRACE_MS = 250;
+/** After a command exited by itself, how long until what it left holding its pipes is killed. */
+const EXITED_GRACE_MS = 2000;

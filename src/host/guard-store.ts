@@ -1,9 +1,10 @@
 import { InternalError, FailedError } from "../core/errors";
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import type { StaleRecord } from "../core/health";
 import type { LocalRecord } from "../core/local-leg";
 import { LABEL_RE } from "../core/spec";
 import { removeDurable, writeDurable } from "./durable";
+import { ensurePrivateDir } from "./safe-files";
 import type { HostPaths } from "./paths";
 import { join } from "./sysfs";
 
@@ -66,7 +67,7 @@ export class GuardStore {
   }
 
   async put(g: StaleRecord): Promise<void> {
-    await mkdir(this.dir(), { recursive: true, mode: 0o700 });
+    ensurePrivateDir(this.dir());
     await writeDurable(this.file(g.label), `${JSON.stringify(g, null, 1)}\n`);
   }
 
@@ -116,7 +117,7 @@ export class LocalStore {
   }
 
   async put(r: LocalRecord): Promise<void> {
-    await mkdir(this.dir(), { recursive: true, mode: 0o700 });
+    ensurePrivateDir(this.dir());
     await writeDurable(this.file(r.label), `${JSON.stringify(r, null, 1)}\n`);
   }
 }

@@ -1,7 +1,7 @@
 import { InternalError } from "../core/errors";
-import { link, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { link, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { closeSync, constants, existsSync, openSync } from "node:fs";
+import { checkPrivateDir, readNoFollow, replaceFile } from "./safe-files";
 import path from "node:path";
 import { sleepMs, type Deadline } from "./clock";
 import type { HostPaths } from "./paths";
@@ -19,11 +19,14 @@ export class IscsiDb {
   constructor(private readonly paths: HostPaths) {}
 
   private async withIdbmLock<T>(deadline: Deadline, fn: () => Promise<T>): Promise<T> {
+    // /run/lock is writable by everyone: its iscsi folder is used only as root's own (made here
+    // 0700 if missing, as iscsiadm would make it), the lock file opened without following a link
     const dir = this.paths.iscsiLockDir;
-    await mkdir(dir, { recursive: true, mode: 0o660 });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    checkPrivateDir(dir);
     const lock = path.join(dir, "lock");
     const write = path.join(dir, "lock.write");
-    await (await open(lock, "a", 0o666)).close();
+    closeSync(openSync(lock, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600));
     // iscsiadm waits 30 s for the lock, then goes on without it (a killed iscsiadm leaves it
     // behind): we wait at most 3 s, or what the deadline allows, and then do the same
     const limit = deadline.slice(3000);
@@ -116,21 +119,17 @@ export class IscsiDb {
 }
 
 /** Replaces (or appends) NAME = VALUE lines of a record file: a new file, then a rename. */
-async function rewrite(file: string, settings: readonly (readonly [string, string])[]): Promise<void> {
+function rewrite(file: string, settings: readonly (readonly [string, string])[]): Promise<void> {
   for (const [name, value] of settings) {
     if (!/^[a-z_.[\]0-9]+$/i.test(name) || /[\r\n]/.test(value)) throw new InternalError(`bad node setting ${name}`);
   }
-  const lines = (await readFile(file, "utf8")).split("\n").filter((l) => l !== "");
+  const text = readNoFollow(file);
+  if (text === null) throw new InternalError(`node record ${file} is gone`);
+  const lines = text.split("\n").filter((l) => l !== "");
   const keyOf = (l: string): string => l.split("=")[0]?.trim() ?? "";
   const out = lines.filter((l) => !settings.some(([n]) => keyOf(l) === n || keyOf(l) === `${n}_length`));
   for (const [name, value] of settings) out.push(`${name} = ${value}`);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
-  const fh = await open(tmp, "wx", 0o600);
-  try {
-    await fh.writeFile(`${out.join("\n")}\n`);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
+  // a new file (never through a link, only in a folder of root's) renamed over the record
+  replaceFile(file, `${out.join("\n")}\n`, { mode: 0o600, durable: true });
+  return Promise.resolve();
 }

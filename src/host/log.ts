@@ -1,7 +1,8 @@
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, writeSync } from "node:fs";
+import { openAppend } from "./safe-files";
 import { spawn, type ChildProcess } from "node:child_process";
 import { logger } from "../core/commands";
-import { oneLine } from "../core/errors";
+import { oneLine, RefusedError } from "../core/errors";
 import { toolPath } from "./paths";
 
 export interface LogOptions {
@@ -23,6 +24,7 @@ export class Log {
   private fd: number | null = null;
   private fdFile: string | null = null;
   private fdOpened = 0;
+  private refusedSaid = false;
   private opts: LogOptions;
   constructor(opts: LogOptions) {
     this.opts = opts;
@@ -70,13 +72,18 @@ export class Log {
         if (this.fd === null || this.fdFile !== this.opts.file || now - this.fdOpened > 5000) {
           if (this.fd !== null) closeSync(this.fd);
           this.fd = null;
-          this.fd = openSync(this.opts.file, "a");
+          // never through a link, only in a folder only root can write (safe-files.ts)
+          this.fd = openAppend(this.opts.file);
           this.fdFile = this.opts.file;
           this.fdOpened = now;
         }
         writeSync(this.fd, `${new Date().toISOString()} block-iscsimple[${process.pid}] ${level}: ${line}\n`);
-      } catch {
-        /* no log directory (no Xen installed): the file log is best effort */
+      } catch (err) {
+        // no log directory (no Xen installed): the file log is best effort; an unsafe one is said once
+        if (err instanceof RefusedError && !this.refusedSaid) {
+          this.refusedSaid = true;
+          process.stderr.write(`block-iscsimple: warning: no log file: ${err.message}\n`);
+        }
       }
     }
     if (this.opts.syslog) this.toSyslog(level, line);

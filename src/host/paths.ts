@@ -2,8 +2,8 @@ import { FailedError } from "../core/errors";
 import path from "node:path";
 
 /**
- * Every host path the program touches, from one place. BLOCK_ISCSIMPLE_ROOT moves them all under
- * a directory: the simulated host of the tests uses it. It is never set on a production host.
+ * Every host path the program touches, from one place. The simulated host of the tests moves them
+ * all under a directory (pathsUnder); only the tests' build honours BLOCK_ISCSIMPLE_ROOT for that.
  */
 export interface HostPaths {
   readonly root: string;
@@ -35,9 +35,21 @@ export const DEFAULT_CONFIG_FILE = "/etc/xen/scripts/block-iscsimple.conf";
 export const DEFAULT_TAB_FILE = "/etc/xen/scripts/block-iscsimple-tab.conf";
 export const DEFAULT_CHAP_FILE = "/etc/xen/scripts/block-iscsimple-chap.conf";
 
+declare const __TEST_HOOKS__: boolean | undefined;
+/**
+ * The host's paths. __TEST_HOOKS__ is true only in build/sim/block-iscsimple (scripts/build-sea.mjs). The installed program has no code
+ * that reads BLOCK_ISCSIMPLE_ROOT: xl passes its caller's environment to hotplug scripts, and the
+ * variable would move the config, the CHAP file and the tools' PATH.
+ */
 export function hostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
-  const root = env.BLOCK_ISCSIMPLE_ROOT ?? "";
-  if (root !== "" && !path.isAbsolute(root)) throw new FailedError("BLOCK_ISCSIMPLE_ROOT must be an absolute path");
+  // written out here (not in a constant) so that the build folds it and drops the branch
+  if (typeof __TEST_HOOKS__ === "boolean" && __TEST_HOOKS__) return pathsUnder(env.BLOCK_ISCSIMPLE_ROOT ?? "", env);
+  return pathsUnder("", env);
+}
+
+/** The host's paths under ROOT ("": the host's own): the simulated host of the tests. */
+export function pathsUnder(root: string, env: NodeJS.ProcessEnv = process.env): HostPaths {
+  if (root !== "" && !path.isAbsolute(root)) throw new FailedError("the simulated host's root must be an absolute path");
   const at = (p: string): string => (root === "" ? p : path.join(root, p));
   return {
     root,

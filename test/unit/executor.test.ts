@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it, vi } from "vitest";
@@ -93,3 +93,42 @@ describe("the timing line", () => {
     expect(t.summary()).toBe("timing: total 115 ms, outside 115 ms, xenstore 115 ms; start-up 1000 ms");
   });
 });
+
+describe("the deadline bounds a command and everything it started", () => {
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it("a child that keeps the pipes open (sh -c 'sleep 60 & echo $!; exec sleep 60'): the group is killed at the deadline, nothing waits for the pipes", async () => {
+    const r = await run(["sh", "-c", "sleep 60 & echo $!; exec sleep 60"], 1500);
+    expect(r).toMatchObject({ status: null, timedOut: true });
+    const bg = Number(r.stdout.trim());
+    expect(bg).toBeGreaterThan(0);
+    // the background sleep died with its group (a zombie until init reaps it: not alive for kill 0 once reaped)
+    for (let i = 0; i < 50 && alive(bg) && !/^\S+ \S+ Z/.test(readStat(bg)); i++) await new Promise((res) => setTimeout(res, 20));
+    expect(alive(bg) && !/^\S+ \S+ Z/.test(readStat(bg))).toBe(false);
+  }, 20_000);
+
+  it("a command that exits but leaves a child holding its output: its status and output, and the child ends", async () => {
+    const r = await run(["sh", "-c", "sleep 60 & echo $!; echo done"], 15_000);
+    expect(r).toMatchObject({ status: 0, timedOut: false, error: null });
+    const [bg, word] = r.stdout.split("\n");
+    expect(word).toBe("done");
+    const pid = Number(bg);
+    for (let i = 0; i < 50 && alive(pid) && !/^\S+ \S+ Z/.test(readStat(pid)); i++) await new Promise((res) => setTimeout(res, 20));
+    expect(alive(pid) && !/^\S+ \S+ Z/.test(readStat(pid))).toBe(false);
+  }, 20_000);
+});
+
+function readStat(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return "";
+  }
+}

@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 vi.mock("node:fs/promises", () => ({ ...memfs.promises, default: memfs.promises }));
 
 const { StateStore } = await import("../../src/host/state-store");
-const { hostPaths } = await import("../../src/host/paths");
+const { pathsUnder } = await import("../../src/host/paths");
 
 const record = {
   id: "vbd-3-51712", spec: "lun0@iqn.2014-06.fr.example:x", iqn: "iqn.2014-06.fr.example:x", lun: 0, label: null, writable: true,
@@ -15,7 +15,7 @@ const record = {
 
 describe("StateStore (memfs)", () => {
   beforeEach(() => vol.reset());
-  const store = () => new StateStore(hostPaths({ BLOCK_ISCSIMPLE_ROOT: "/host" }));
+  const store = () => new StateStore(pathsUnder("/host"));
 
   it("creates /run/block-iscsimple 0700 and tightens a loose one", async () => {
     vol.mkdirSync("/host/run/block-iscsimple", { recursive: true, mode: 0o755 });

@@ -26,6 +26,8 @@ portal_up() { # [noacl]: the filer answers but refuses logins (no initiator allo
   [ "${1:-}" = noacl ] || tgtadm --lld iscsi --op bind --mode target --tid 1 -I ALL
   echo "[$(now)s] portal up again${1:+ (refusing logins)}"
 }
+# the kernel name (sdX) of lun N of vm1 on its session
+iscsi_lun_dev() { ls /sys/class/iscsi_session/session*/device/target*/*:*:*:$1/block/ 2>/dev/null | head -1; }
 session_states() { cat /sys/class/iscsi_session/session*/state 2>/dev/null | sort | uniq -c | tr -s ' ' | tr '\n' ' '; }
 count_recs() { dd if="$1" bs=512 skip=4096 count=126976 status=none | tr -d '\000' | grep -ac '^REC '; }
 
@@ -174,8 +176,85 @@ check "o5: every record reads back ($OK of $N)" [ -n "$N" ] && [ "$N" = "$OK" ]
 check "o5: nothing left; both legs byte-identical" eval "wait_until 30 nothing_left && legs_identical"
 
 }
+# ---------------------------------------------------------------------------------------------
+o6() {
+step "outage 6: while the iSCSI leg is down, the filer maps another volume at lun1: heal refuses to copy over it"
+sed -i "s|^lab-disk .*|lab-disk $LOCAL1|" /etc/xen/scripts/block-iscsimple-tab.conf
+block-iscsimple accept-local lab-disk >/dev/null
+cfg o6 "$D1" "domu.rec=stop domu.tag=o6"
+create o6
+check "o6: xl create succeeded" [ "$CRC" = 0 ]
+check "o6: the first resync finishes" wait_until 60 in_sync
+check "o6: the domU writes its records" wait_until 120 wrote 20 o6 $SRV/vm1-lun1.img
+WWID_BEFORE=$(cat /sys/block/$(iscsi_lun_dev 1)/device/wwid 2>/dev/null)
+portal_down
+check "o6: md marks the iSCSI leg faulty" wait_until 60 leg_faulty
+# the filer comes back with another volume (another VM's disk) at lun1: another file, another identity
+head -c 4M /dev/urandom > $SRV/other-vm.img; truncate -s 64M $SRV/other-vm.img
+OTHER_MD5=$(md5sum < $SRV/other-vm.img)
+tgtd --iscsi portal=127.0.0.1:3260
+for _ in $(seq 50); do tgtadm --lld iscsi --op show --mode sys >/dev/null 2>&1 && break; sleep 0.2; done
+tgtadm --lld iscsi --op new --mode target --tid 1 -T $IQN1
+tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b $SRV/other-vm.img
+# tgt names a LU by its target and number alone: the other volume gets an identity of its own
+tgtadm --lld iscsi --op update --mode logicalunit --tid 1 --lun 1 --params scsi_id=0ddba11c0ffee0001,scsi_sn=otheRvm1
+tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 2 -b $SRV/vm1-lun2.img
+tgtadm --lld iscsi --op bind --mode target --tid 1 -I ALL
+echo "[$(now)s] portal up again, another volume at lun1"
+check "o6: the session is back" wait_until 120 eval "iscsiadm -m session -P 1 2>/dev/null | grep -q 'iSCSI Session State: LOGGED_IN'"
+echo "  lun1's WWID as the kernel read it at attach: $WWID_BEFORE; as it shows now, before heal: $(cat /sys/block/$(iscsi_lun_dev 1)/device/wwid 2>/dev/null)"
+block-iscsimple heal lab-disk > /tmp/o6-heal 2>&1; HRC=$?
+sed 's/^/  /' /tmp/o6-heal | tail -3
+check "o6: heal refuses (exit 3), naming both WWIDs and the label" eval "[ $HRC = 3 ] && grep -q \"label 'lab-disk': refusing to copy the local leg over lun1 of $IQN1\" /tmp/o6-heal && grep -q 'another volume is mapped at that LUN number' /tmp/o6-heal"
+check "o6: the other volume's bytes are unchanged (md5)" eval "[ \"\$(md5sum < $SRV/other-vm.img)\" = \"$OTHER_MD5\" ]"
+check "o6: the iSCSI leg stays out of the array, the guard stays set" eval "leg_faulty && [ -e /var/lib/block-iscsimple/stale/lab-disk.json ]"
+echo "LAB-NUMBERS identity-refused wwid-at-attach=$WWID_BEFORE"
+# the filer's mistake is put right: the VM's own volume is back at lun1; heal copies local -> iSCSI
+portal_down
+portal_up
+check "o6: with the right volume back, heal --wait brings the iSCSI leg back in sync" eval "wait_until 120 eval \"iscsiadm -m session -P 1 2>/dev/null | grep -q 'iSCSI Session State: LOGGED_IN'\" && block-iscsimple heal lab-disk --wait > /tmp/o6-heal2 2>&1 && in_sync"
+check "o6: the other volume's bytes are still unchanged" eval "[ \"\$(md5sum < $SRV/other-vm.img)\" = \"$OTHER_MD5\" ]"
+check "o6: the domU ends when told (xl shutdown)" stop_domu o6
+read -r N OK GAP <<< "$(records o6)"
+check "o6: every record reads back ($OK of $N)" eval "[ -n '$N' ] && [ '$N' = '$OK' ]"
+check "o6: nothing left; both legs byte-identical" eval "wait_until 30 nothing_left && legs_identical"
+}
+
+# ---------------------------------------------------------------------------------------------
+o7() {
+step "outage 7: two CHAP targets on one portal: the second's discovery leaves the first's node record; a new login of the first works"
+IQN3=iqn.2026-11.test.lab:chap3; IQN4=iqn.2026-11.test.lab:chap4
+for f in chap3 chap4 local3 local4; do truncate -s 64M $SRV/$f.img; done
+tgtadm --lld iscsi --op new --mode target --tid 3 -T $IQN3
+tgtadm --lld iscsi --op new --mode logicalunit --tid 3 --lun 1 -b $SRV/chap3.img
+tgtadm --lld iscsi --op new --mode target --tid 4 -T $IQN4
+tgtadm --lld iscsi --op new --mode logicalunit --tid 4 --lun 1 -b $SRV/chap4.img
+tgtadm --lld iscsi --op new --mode account --user host3 --password Secret3-chap3x
+tgtadm --lld iscsi --op new --mode account --user host4 --password Secret4-chap4x
+tgtadm --lld iscsi --op bind --mode account --tid 3 --user host3
+tgtadm --lld iscsi --op bind --mode account --tid 4 --user host4
+for t in 3 4; do tgtadm --lld iscsi --op bind --mode target --tid $t -I ALL; done
+printf '[%s]\nusername = host3\npassword = Secret3-chap3x\n[%s]\nusername = host4\npassword = Secret4-chap4x\n' $IQN3 $IQN4 > /etc/xen/scripts/block-iscsimple-chap.conf
+chmod 600 /etc/xen/scripts/block-iscsimple-chap.conf
+L3=$(losetup -f --show $SRV/local3.img); L4=$(losetup -f --show $SRV/local4.img)
+printf 'chap-a %s\nchap-b %s\n' "$L3" "$L4" >> /etc/xen/scripts/block-iscsimple-tab.conf
+iscsiadm -m node -o delete -T $IQN3 >/dev/null 2>&1; iscsiadm -m node -o delete -T $IQN4 >/dev/null 2>&1
+check "o7: the first target is attached (discovered: no node record before)" eval "block-iscsimple add lun1@$IQN3+chap-a > /tmp/o7-add3 2>&1"
+check "o7: the second target is attached (its own discovery on the same portal)" eval "block-iscsimple add lun1@$IQN4+chap-b > /tmp/o7-add4 2>&1"
+check "o7: the first target's node record still holds its CHAP password" eval "grep -rqx 'node.session.auth.password = Secret3-chap3x' /etc/iscsi/nodes/$IQN3"
+check "o7: the first mirror's first resync finishes" wait_until 60 eval "block-iscsimple status | grep -A12 chap-a | grep -q 'current data: both'"
+# its session goes away (logged out under the array): md fails the leg; heal must log in again, with CHAP
+iscsiadm -m node -T $IQN3 --logout > /dev/null 2>&1
+check "o7: md marks the first mirror's iSCSI leg faulty" wait_until 60 eval "block-iscsimple status | grep -A12 chap-a | grep -qE 'iSCSI leg (faulty|missing)'"
+check "o7: heal logs in again (CHAP) and re-adds the iSCSI leg" eval "block-iscsimple heal chap-a --wait > /tmp/o7-heal 2>&1 && grep -q 're-added the iSCSI leg' /tmp/o7-heal"
+check "o7: both targets detach; nothing left" eval "block-iscsimple remove lun1@$IQN3+chap-a && block-iscsimple remove lun1@$IQN4+chap-b && wait_until 30 nothing_left"
+check "o7: no CHAP secret on any command line the program ran (its log)" eval "! grep -q 'Secret[34]' /var/log/xen/xen-hotplug.log"
+sed -i '/^chap-[ab] /d' /etc/xen/scripts/block-iscsimple-tab.conf; rm -f /etc/xen/scripts/block-iscsimple-chap.conf
+losetup -d "$L3" "$L4"
+}
+
 # the scenarios, in order (LAB_ARGS=lab.only=o4+o5 runs some of them, to look into one; not a comma: qemu cuts -initrd there)
-for s in o1 o2 o3 o4 o5; do wanted "$s" && "$s"; done
+for s in o1 o2 o3 o4 o5 o6 o7; do wanted "$s" && "$s"; done
 
 # ---------------------------------------------------------------------------------------------
 step "crash 1: the portal goes away mid-write, md fails the leg, dom0 is hard-reset at once (no sync)"
