@@ -244,7 +244,9 @@ check "o7: the second target is attached (its own discovery on the same portal)"
 check "o7: the first target's node record still holds its CHAP password" eval "grep -rqx 'node.session.auth.password = Secret3-chap3x' /etc/iscsi/nodes/$IQN3"
 check "o7: the first mirror's first resync finishes" wait_until 60 eval "block-iscsimple status | grep -A12 chap-a | grep -q 'current data: both'"
 # its session goes away (logged out under the array): md fails the leg; heal must log in again, with CHAP
-iscsiadm -m node -T $IQN3 --logout > /dev/null 2>&1
+iscsiadm -m node -T $IQN3 --logout > /tmp/o7-logout 2>&1; echo "  logout of $IQN3: $(tr '\n' ' ' < /tmp/o7-logout)"
+# nothing writes to that mirror: one write makes md find the leg gone
+dd if=/dev/zero of=/dev/md/chap-a bs=4096 count=1 oflag=direct conv=notrunc status=none 2>/dev/null
 check "o7: md marks the first mirror's iSCSI leg faulty" wait_until 60 eval "block-iscsimple status | grep -A12 chap-a | grep -qE 'iSCSI leg (faulty|missing)'"
 check "o7: heal logs in again (CHAP) and re-adds the iSCSI leg" eval "block-iscsimple heal chap-a --wait > /tmp/o7-heal 2>&1 && grep -q 're-added the iSCSI leg' /tmp/o7-heal"
 check "o7: both targets detach; nothing left" eval "block-iscsimple remove lun1@$IQN3+chap-a && block-iscsimple remove lun1@$IQN4+chap-b && wait_until 30 nothing_left"
