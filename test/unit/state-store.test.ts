@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
 vi.mock("node:fs/promises", () => ({ ...memfs.promises, default: memfs.promises }));
+vi.mock("node:fs", () => ({ ...memfs, default: memfs }));
 
 const { StateStore } = await import("../../src/host/state-store");
 const { pathsUnder } = await import("../../src/host/paths");
@@ -35,7 +36,7 @@ describe("StateStore (memfs)", () => {
   });
   it("drops the temporary files of a writer that died before its rename, and only those", async () => {
     const dead = spawnSync("true").pid;
-    vol.mkdirSync("/host/run/block-iscsimple/attach", { recursive: true });
+    vol.mkdirSync("/host/run/block-iscsimple/attach", { recursive: true, mode: 0o700 });
     vol.writeFileSync(`/host/run/block-iscsimple/attach/vbd-3-51712.json.${dead}.tmp`, "{");
     vol.writeFileSync(`/host/run/block-iscsimple/attach/vbd-4-51712.json.${process.pid}.tmp`, "{");
     vol.writeFileSync(`/host/run/block-iscsimple/lock-key.${dead}.0a1b2c3d.tmp`, "{}");
