@@ -3,7 +3,8 @@
 # mdadm and udev, from the host's own apt sources, plus a tiny busybox domU initramfs.
 # Output, under $LAB_CACHE/img-<hash of the inputs> (outside the checkout, so that CI's fresh
 # clones reuse it): root.img (ext4, booted read-only with snapshot=on), vmlinuz, initrd.img,
-# xen (ELF, multiboot), domu-initrd.gz. Rebuilt only when an input changes; prints the folder.
+# xen (ELF, multiboot), xen-shadow (the migration boots' hypervisor, or xen-shadow.missing: why not),
+# domu-initrd.gz. Rebuilt only when an input changes; prints the folder.
 # Needs root and apt. Env: LAB_CACHE (default /var/cache/block-iscsimple-lab), MIRROR, SECURITY.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -64,6 +65,25 @@ chroot "$R" apt-get update -qq
 chroot "$R" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $PKGS > "$WORK/install.log" 2>&1 \
   || { tail -20 "$WORK/install.log" >&2; exit 1; }
 chroot "$R" env DEBIAN_FRONTEND=noninteractive apt-get -y dist-upgrade >> "$WORK/install.log" 2>&1
+# The migration boots' hypervisor: a PV domU live-migrates only with shadow paging (log-dirty
+# mode), which the security update's Xen (4.17.7+) is built without (XSA-495); bookworm's main
+# archive still has 4.17.5+72, built with it. Its tools are the image's own (same domctl/sysctl
+# interface). Downloaded into the package cache; when it cannot be had the image is built all the
+# same, and the migration boots fail saying why (xen-shadow.missing).
+XEN_SHADOW_VERSION=4.17.5+72-g01140da4e8-1
+XS_DEB=$CACHE/debs/xen-hypervisor-4.17-amd64_${XEN_SHADOW_VERSION}_amd64.deb
+[ -s "$XS_DEB" ] || chroot "$R" sh -c "cd /var/cache/apt/archives && apt-get download -q xen-hypervisor-4.17-amd64=$XEN_SHADOW_VERSION" >> "$WORK/install.log" 2>&1 || true
+if [ -s "$XS_DEB" ]; then
+  mkdir -p "$WORK/xs"; dpkg-deb -x "$XS_DEB" "$WORK/xs"
+  if grep -q '^CONFIG_SHADOW_PAGING=y' "$WORK/xs/boot/xen-4.17-amd64.config" 2>/dev/null; then
+    zcat "$WORK/xs/boot/xen-4.17-amd64.gz" > "$WORK/xen-shadow"
+  else
+    echo "Debian's xen-hypervisor-4.17-amd64 $XEN_SHADOW_VERSION is not built with CONFIG_SHADOW_PAGING=y" > "$WORK/xen-shadow.missing"
+  fi
+  rm -rf "$WORK/xs"
+else
+  echo "apt-get download xen-hypervisor-4.17-amd64=$XEN_SHADOW_VERSION failed (the mirror no longer has it?): $(tail -1 "$WORK/install.log")" > "$WORK/xen-shadow.missing"
+fi
 KVER=$(ls "$R/lib/modules" | sort -V | tail -1)
 for k in $(ls "$R/lib/modules"); do
   [ "$k" = "$KVER" ] || chroot "$R" env DEBIAN_FRONTEND=noninteractive apt-get -y purge "linux-image-$k" >> "$WORK/install.log" 2>&1 || true
