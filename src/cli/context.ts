@@ -1,4 +1,10 @@
+import { FailedError } from "../core/errors";
 import { loadContext, type Context, type GlobalOptions } from "../engine/context";
+
+/** The commands that look at or change the host's disks, state and iSCSI records need root. */
+export function requireRoot(command: string): void {
+  if (typeof process.getuid === "function" && process.getuid() !== 0) throw new FailedError(`${command} must be run as root`);
+}
 
 export type { Context, GlobalOptions };
 

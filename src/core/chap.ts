@@ -1,5 +1,5 @@
 import { parseIniFile } from "./ini-file";
-import { InputError } from "./errors";
+import { InputError, Problems } from "./errors";
 import { iscsiNameProblem } from "./iqn";
 
 /** CHAP credentials: the initiator's (username/password) and, for mutual CHAP, the target's (_in). */
@@ -52,35 +52,39 @@ export function parseChap(text: string, file: string): ChapTable {
   const targets = new Map<string, Chap>();
   let discovery: Chap | null = null;
   let fallback: Chap | null = null;
+  const problems = new Problems();
   for (const { name: section, line, entries } of parseIniFile(text, file)) {
-    if (section === null) throw new InputError(`${file}:${entries[0]?.line ?? line}: key '${entries[0]?.key ?? "?"}' is outside any section ([IQN], [discovery] or [default])`);
-    const get = (key: string): string | null => {
-      const e = entries.find((x) => x.key === key);
-      if (!e) return null;
-      const where = `${file}:${e.line}: [${section}] ${key}`;
-      // never echo a value: it may be a secret
-      if (/^(["']).*\1$/.test(e.value)) throw new InputError(`${where}: quotes are not stripped (they would be part of the value): write it without them`);
-      if (!VALUE_RE.test(e.value)) throw new InputError(`${where}: must be 1 to 255 printable ASCII characters without blanks (it is used byte for byte)`);
-      return e.value;
-    };
-    for (const e of entries) {
-      if (!["username", "password", "username_in", "password_in"].includes(e.key)) throw new InputError(`${file}:${e.line}: [${section}] unknown key '${e.key}'`);
-    }
-    const username = get("username");
-    const password = get("password");
-    if (username === null || password === null) throw new InputError(`${file}:${line}: [${section}] needs both username and password`);
-    const usernameIn = get("username_in");
-    const passwordIn = get("password_in");
-    if ((usernameIn === null) !== (passwordIn === null)) throw new InputError(`${file}:${line}: [${section}] mutual CHAP needs both username_in and password_in`);
-    const chap: Chap = { username, password, usernameIn, passwordIn };
-    if (section === "discovery") discovery = chap;
-    else if (section === "default") fallback = chap;
-    else {
-      const why = iscsiNameProblem(section);
-      if (why) throw new InputError(`${file}:${line}: section [${section.replace(/[^\x20-\x7e]/g, "?")}] is not [discovery], [default] or a target's IQN: ${why}`);
-      targets.set(section, chap);
-    }
+    problems.run(() => {
+      if (section === null) throw new InputError(`${file}:${entries[0]?.line ?? line}: key '${entries[0]?.key ?? "?"}' is outside any section ([IQN], [discovery] or [default])`);
+      const get = (key: string): string | null => {
+        const e = entries.find((x) => x.key === key);
+        if (!e) return null;
+        const where = `${file}:${e.line}: [${section}] ${key}`;
+        // never echo a value: it may be a secret
+        if (/^(["']).*\1$/.test(e.value)) throw new InputError(`${where}: quotes are not stripped (they would be part of the value): write it without them`);
+        if (!VALUE_RE.test(e.value)) throw new InputError(`${where}: must be 1 to 255 printable ASCII characters without blanks (it is used byte for byte)`);
+        return e.value;
+      };
+      for (const e of entries) {
+        if (!["username", "password", "username_in", "password_in"].includes(e.key)) throw new InputError(`${file}:${e.line}: [${section}] unknown key '${e.key}'`);
+      }
+      const username = get("username");
+      const password = get("password");
+      if (username === null || password === null) throw new InputError(`${file}:${line}: [${section}] needs both username and password`);
+      const usernameIn = get("username_in");
+      const passwordIn = get("password_in");
+      if ((usernameIn === null) !== (passwordIn === null)) throw new InputError(`${file}:${line}: [${section}] mutual CHAP needs both username_in and password_in`);
+      const chap: Chap = { username, password, usernameIn, passwordIn };
+      if (section === "discovery") discovery = chap;
+      else if (section === "default") fallback = chap;
+      else {
+        const why = iscsiNameProblem(section);
+        if (why) throw new InputError(`${file}:${line}: section [${section.replace(/[^\x20-\x7e]/g, "?")}] is not [discovery], [default] or a target's IQN: ${why}`);
+        targets.set(section, chap);
+      }
+    });
   }
+  problems.done();
   return { targets, discovery, fallback };
 }
 

@@ -1,5 +1,5 @@
 import { parseIniFile } from "./ini-file";
-import { InputError } from "./errors";
+import { InputError, Problems } from "./errors";
 import type { StalePolicy } from "./health";
 import { formatPortal, parsePortal } from "./portal";
 
@@ -132,6 +132,7 @@ export interface ParsedConfig {
 export function parseConfig(text: string, file: string): ParsedConfig {
   const out: Mutable<Config> = { ...DEFAULT_CONFIG };
   const warnings: string[] = [];
+  const problems = new Problems();
   for (const { name: section, entries } of parseIniFile(text, file)) {
     if (section === null) {
       for (const e of entries) warnings.push(`${file}:${e.line}: key '${e.key}' outside any section is ignored`);
@@ -151,10 +152,13 @@ export function parseConfig(text: string, file: string): ParsedConfig {
       const fail = (why: string): never => {
         throw new InputError(`${file}:${line}: [${section}] ${key}: ${why}`);
       };
-      if (value === "") fail("needs a value");
-      setter(value, fail, out);
+      problems.run(() => {
+        if (value === "") fail("needs a value");
+        setter(value, fail, out);
+      });
     }
   }
+  problems.done();
   if (out.syncSpeedMin !== null && out.syncSpeedMax !== null && out.syncSpeedMin > out.syncSpeedMax) {
     throw new InputError(`${file}: [md] sync-speed-min (${out.syncSpeedMin}) is above sync-speed-max (${out.syncSpeedMax})`);
   }

@@ -29,6 +29,45 @@ export class InputError extends ProgramError {
   readonly exitCode = EXIT.badInput;
 }
 
+/**
+ * Several problems in one input (a file with more than one bad line): the message is the first
+ * (one line, as for any bad input), `problems` holds them all (check lists each one).
+ */
+export class InputErrors extends InputError {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.length > 1 ? `${problems[0] as string} (and ${problems.length - 1} more problem${problems.length > 2 ? "s" : ""}: block-iscsimple check lists them)` : (problems[0] ?? "bad input"));
+  }
+}
+
+/**
+ * Collects the problems of an input instead of stopping at the first: each part is checked by
+ * `run`, an InputError becomes one problem (an InputErrors, its problems); `done` throws them all.
+ */
+export class Problems {
+  readonly list: string[] = [];
+  add(message: string): void {
+    this.list.push(message);
+  }
+  run<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof InputErrors) this.list.push(...err.problems);
+      else if (err instanceof InputError) this.list.push(err.message);
+      else throw err;
+      return undefined;
+    }
+  }
+  done(): void {
+    if (this.list.length > 0) throw new InputErrors(this.list);
+  }
+}
+
+/** The problems an error stands for (one, or an InputErrors' list). */
+export function problemsOf(err: unknown): string[] {
+  return err instanceof InputErrors ? [...err.problems] : [errorMessage(err)];
+}
+
 /** A safety rule says no (the disk is in use, the guard is set...). Nothing was changed. */
 export class RefusedError extends ProgramError {
   readonly exitCode = EXIT.refused;

@@ -1,4 +1,4 @@
-import { InputError } from "./errors";
+import { InputError, Problems } from "./errors";
 
 /**
  * A strict reader for our two ini files (the config and the CHAP credentials). The `ini` package
@@ -28,7 +28,8 @@ export function parseIniFile(text: string, file: string): IniSection[] {
   const sections: { name: string | null; line: number; entries: IniEntry[] }[] = [{ name: null, line: 0, entries: [] }];
   const seen = new Map<string, number>();
   const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
-  body.split("\n").forEach((raw, i) => {
+  const problems = new Problems();
+  body.split("\n").forEach((raw, i) => problems.run(() => {
     const line = i + 1;
     const where = `${file}:${line}`;
     const content = raw.replace(/\r$/, "").trim();
@@ -51,7 +52,8 @@ export function parseIniFile(text: string, file: string): IniSection[] {
     const dup = current.entries.find((e) => e.key === key);
     if (dup) throw new InputError(`${where}: key '${key}' is already set on line ${dup.line}${current.name !== null ? ` in [${safeName(current.name)}]` : ""}`);
     current.entries.push({ key, value: content.slice(eq + 1).trim(), line });
-  });
+  }));
+  problems.done();
   return sections.filter((s) => s.name !== null || s.entries.length > 0);
 }
 

@@ -1,4 +1,4 @@
-import { InputError } from "./errors";
+import { InputError, Problems } from "./errors";
 import { isMissing, labelProblem } from "./spec";
 
 /** One mirror: the local leg of LABEL, or null when the device begins with MISSING. */
@@ -29,7 +29,8 @@ export function devicePathProblem(device: string): string | null {
 export function parseTab(text: string, file: string): Tab {
   const tab = new Map<string, TabEntry>();
   const lines = text.split("\n");
-  lines.forEach((raw, index) => {
+  const problems = new Problems();
+  lines.forEach((raw, index) => problems.run(() => {
     const line = index + 1;
     const where = `${file}:${line}`;
     const content = raw.replace(/#.*$/, "").trim();
@@ -50,7 +51,8 @@ export function parseTab(text: string, file: string): Tab {
     const devWhy = devicePathProblem(device);
     if (devWhy) throw new InputError(`${where}: device '${device}': ${devWhy}`);
     tab.set(label, { label, device, line });
-  });
+  }));
+  problems.done();
   return tab;
 }
 

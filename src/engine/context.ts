@@ -1,5 +1,5 @@
 import { NO_CHAP, parseChap, type ChapTable } from "../core/chap";
-import { DEFAULT_CONFIG, parseConfig, type Config } from "../core/config";
+import { DEFAULT_CONFIG, parseConfig, type Config, type ParsedConfig } from "../core/config";
 import { InputError } from "../core/errors";
 import { lookupLabel, parseTab, type Tab } from "../core/tab";
 import type { TargetSpec } from "../core/spec";
@@ -27,13 +27,27 @@ export interface Context {
 }
 
 
-export function loadContext(opts: GlobalOptions, context: string): Context {
+/**
+ * The context of a command. A config file that cannot be used throws, unless CONFIGPROBLEM is given
+ * (check: it reports the problems and goes on with the defaults, to check the rest too).
+ */
+export function loadContext(opts: GlobalOptions, context: string, configProblem?: (err: unknown) => void): Context {
   const paths = hostPaths();
   const configFile = opts.config ?? paths.configFile;
   const tabFile = opts.tab ?? paths.tabFile;
-  const text = readTrusted(configFile, shown(paths, configFile));
-  if (text === null && opts.config !== undefined) throw new InputError(`${configFile}: no such file`);
-  const parsed = text === null ? { config: DEFAULT_CONFIG, warnings: [] } : parseConfig(text, shown(paths, configFile));
+  const read = (): ParsedConfig => {
+    const text = readTrusted(configFile, shown(paths, configFile));
+    if (text === null && opts.config !== undefined) throw new InputError(`${configFile}: no such file`);
+    return text === null ? { config: DEFAULT_CONFIG, warnings: [] } : parseConfig(text, shown(paths, configFile));
+  };
+  let parsed: ParsedConfig;
+  try {
+    parsed = read();
+  } catch (err) {
+    if (!configProblem || !(err instanceof InputError)) throw err;
+    configProblem(err);
+    parsed = { config: DEFAULT_CONFIG, warnings: [] };
+  }
   const config = parsed.config;
   const log = new Log({
     verbose: opts.verbose ?? false,

@@ -150,3 +150,18 @@ export async function tabClash(host: Host, tab: Tab, file: string, label: string
     }
   }
 }
+
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(bytes % 2 ** 20 === 0 ? 0 : 1)} MiB`;
+
+/**
+ * Why LOCAL cannot be the local leg of a mirror of the LUN whose device is LUNNAME (sysfs name):
+ * it is smaller. null when it is large enough, or when a size cannot be read.
+ */
+export async function sizeProblem(host: Host, label: string, local: string, lunName: string): Promise<string | null> {
+  const lunSectors = Number(await readText(join(host.paths.sys, "block", lunName, "size")));
+  const dev = await statBlock(local);
+  const family = dev ? await blockFamily(host.paths, dev) : null;
+  const localSectors = family ? Number(await readText(join(family.self.sysDir, "size"))) : NaN;
+  if (!(lunSectors > 0) || !(localSectors > 0) || localSectors >= lunSectors) return null;
+  return `label '${label}': the local leg ${shown(host.paths, local)} (${mib(localSectors * 512)}) is smaller than its LUN (${mib(lunSectors * 512)}): it cannot hold a mirror of it; give the label a disk at least as large`;
+}

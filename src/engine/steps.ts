@@ -1,4 +1,4 @@
-import { errorMessage, FailedError, InternalError } from "../core/errors";
+import { errorMessage, FailedError, InternalError, RefusedError } from "../core/errors";
 import type { Step, StepKind } from "../core/plan";
 import { devRef } from "../core/records";
 import type { StepOf } from "../core/steps";
@@ -6,7 +6,7 @@ import { shown } from "../host/paths";
 import { hexDev, sameDev, statBlock } from "../host/sysfs";
 import { findOurArray } from "./arrays";
 import { markGuard } from "./guard";
-import { checkLocal, recordLocal } from "./local-leg";
+import { checkLocal, recordLocal, sizeProblem } from "./local-leg";
 import { useMultipath } from "./multipath";
 import { writeChap, writeNodeSettings } from "./node-records";
 import type { StepContext } from "./step-context";
@@ -68,6 +68,10 @@ const RUN: { readonly [K in StepKind]: Runner<K> } = {
     const { host, journal, deadline } = c;
     if (c.label === null) throw new InternalError("check-local without a label");
     const checked = await checkLocal(host, { label: c.label, path: s.device, id: c.id, owner: c.owner, overwritten: c.localOverwritten }, deadline, c.confirmedLocal);
+    // the LUN is found by now (the local leg is checked after it): the local disk must hold it
+    const lun = journal.record.iscsi;
+    const small = lun ? await sizeProblem(host, c.label, s.device, lun.name) : null;
+    if (small) throw new RefusedError(small);
     if (checked.verdict === "record") await recordLocal(host, c.label, checked, c.confirmedLocal);
     const name = s.device.split("/").pop() as string;
     await journal.update({ local: devRef(s.device, name, checked.identity), localId: { ...checked.identity, device: checked.device } });

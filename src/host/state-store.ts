@@ -102,6 +102,44 @@ export class StateStore {
     return out;
   }
 
+  /**
+   * Every record, for `status`: a folder that cannot be read (not root) or a record that cannot be
+   * parsed is an error naming it, never an empty list. No folder: nothing was ever attached here.
+   */
+  async attachmentsStrict(): Promise<AttachmentRecord[]> {
+    const dir = this.dir("attach");
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") {
+        // no record folder: fine, unless the state folder itself is out of reach
+        try {
+          await readdir(this.paths.run);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new FailedError(`cannot read ${this.paths.run}: ${(e as Error).message}`, { cause: e });
+        }
+        return [];
+      }
+      throw new FailedError(`cannot read ${dir}: ${(err as Error).message}`, { cause: err });
+    }
+    const out: AttachmentRecord[] = [];
+    for (const n of names.sort()) {
+      if (!n.endsWith(".json")) continue;
+      const file = join(dir, n);
+      let r: AttachmentRecord;
+      try {
+        r = JSON.parse(await readFile(file, "utf8")) as AttachmentRecord;
+      } catch (err) {
+        throw new FailedError(`${file}: not a readable attachment record (${(err as Error).message})`, { cause: err });
+      }
+      if (typeof r !== "object" || r === null || typeof r.id !== "string" || typeof r.spec !== "string") throw new FailedError(`${file}: not an attachment record`);
+      out.push(r);
+    }
+    return out;
+  }
+
   /** The running monitor, as it recorded itself (pid and start time, its rounds), or null. */
   async getMonitor(): Promise<MonitorRecord | null> {
     return this.readJson<MonitorRecord>(join(this.paths.run, "monitor.json"));

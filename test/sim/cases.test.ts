@@ -225,9 +225,9 @@ describe("manual mode", () => {
     expect(st.stdout).toMatch(/lun1@.*\+my-vm-disk {2}\[w\] a manual attachment/);
     expect(st.stdout).toMatch(/md {7}md127 clean, degraded \(1 missing\) recover 1\.5%/);
     expect(st.stdout).toMatch(/iscsi {2}sd\S+ in_sync,write_mostly/);
-    const js = JSON.parse((await h.run(["status", "--json"])).stdout) as { attachments: { spec: string; sessions: number[]; array: { legs: { role: string }[] } }[] };
-    expect(js.attachments[0]).toMatchObject({ spec: `lun1@${IQN}+my-vm-disk`, sessions: [1] });
-    expect(js.attachments[0]!.array.legs.map((l) => l.role).sort()).toEqual(["iscsi", "local"]);
+    const js = JSON.parse((await h.run(["status", "--json"])).stdout) as { attachments: { spec: string; iscsi: { sessions: { id: number }[] }; array: { members: { role: string }[] } }[] };
+    expect(js.attachments[0]).toMatchObject({ spec: `lun1@${IQN}+my-vm-disk`, iscsi: { sessions: [{ id: 1, state: "LOGGED_IN" }] } });
+    expect(js.attachments[0]!.array.members.map((l) => l.role).sort()).toEqual(["iscsi", "local"]);
     expect((await h.run(["remove", `lun1@${IQN}+my-vm-disk`])).code).toBe(0);
     expect(h.leftovers()).toEqual([]);
     const none = await h.run(["remove", `lun1@${IQN}+my-vm-disk`]);
@@ -253,7 +253,7 @@ describe("manual mode", () => {
     expect(h.leftovers()).toEqual([]);
     const bad = await h.run(["check", "lun1@nope"]);
     expect(bad.code).toBe(2);
-    expect(bad.stdout).toMatch(/ERROR bad target spec/);
+    expect(bad.stderr).toMatch(/^block-iscsimple: check: bad target spec/m);
   });
   it.concurrent("xl-disk converts a line and a file in place with a backup", async () => {
     const h = sim();

@@ -112,8 +112,10 @@ describe("health, heal and the monitor", () => {
     const st = await h.run(["status"]);
     expect(st.stdout).toMatch(/health {3}iSCSI leg faulty, local leg in_sync; current data: local/);
     expect(st.stdout).toMatch(/WARNING {2}the iSCSI leg of my-vm-disk is faulty: only the local leg is current. Do not migrate this VM/);
-    const js = JSON.parse((await h.run(["status", "--json"])).stdout) as { attachments: { health: { current: string; warning: string } }[] };
+    const js = JSON.parse((await h.run(["status", "--json"])).stdout) as { verdict: string; attachments: { health: { current: string }; reasons: string[] }[] };
     expect(js.attachments[0]?.health.current).toBe("local");
+    expect(js.verdict).toBe("critical");
+    expect(js.attachments[0]?.reasons).toContain(`lun1@${IQN}+my-vm-disk: its iSCSI leg is faulty`);
     // the target is still away: a clear error, nothing changed
     shortDeadline(h);
     const early = await h.run(["heal", "my-vm-disk"]);
@@ -289,7 +291,7 @@ describe("the direction guard", () => {
     await g.run(["remove"], { xenbus: b2 });
     const c = await g.run(["check", SPEC]);
     expect(c.code).toBe(2);
-    expect(c.stdout).toMatch(/ERROR the local leg of my-vm-disk holds the only current data/);
+    expect(c.stderr).toMatch(/check: the local leg of my-vm-disk holds the only current data/);
     expect((await g.run(["status"])).stdout).toMatch(/STALE {4}my-vm-disk: the local leg holds the only current data since/);
   });
 });

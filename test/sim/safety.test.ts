@@ -140,7 +140,7 @@ describe("a local leg in use is refused before anything is written", () => {
     expect(h.calls()).toEqual([]);
     const c = await h.run(["check"]);
     expect(c.code).toBe(2);
-    expect(c.stdout).toMatch(/ERROR .*tab.conf:2: label 'my-vm-disk' and label 'my-vm-data' \(line 3\) name the same disk/);
+    expect(c.stderr).toMatch(/check: .*tab.conf:2: label 'my-vm-disk' and label 'my-vm-data' \(line 3\) name the same disk/);
   });
 
   it.concurrent("the same VM joining its own array (migration to localhost) is still allowed", async () => {

@@ -153,12 +153,14 @@ export class SimHost {
    * A block device as the kernel shows it: the node under /dev, its sysfs folder (dm-N, with a dm
    * uuid, or a disk with partitions) and the /sys/dev/block index.
    */
-  blockDevice(devPath: string, major: number, minor: number, o: { uuid?: string; name?: string; parent?: string; partition?: number } = {}): string {
+  blockDevice(devPath: string, major: number, minor: number, o: { uuid?: string; name?: string; parent?: string; partition?: number; sectors?: number } = {}): string {
     this.mknod(devPath, major, minor);
     const name = o.name ?? (major === SIM_LV_MAJOR ? `dm-${100 + minor}` : path.basename(devPath));
     const dir = o.parent ? path.join(this.root, "sys/devices/virtual/block", o.parent, name) : path.join(this.root, "sys/devices/virtual/block", name);
     mkdirSync(path.join(dir, "holders"), { recursive: true });
     writeFileSync(path.join(dir, "dev"), `${major}:${minor}\n`);
+    // its size in 512-byte sectors (1 GiB unless said): larger than the fake filer's LUNs
+    writeFileSync(path.join(dir, "size"), `${o.sectors ?? 2097152}\n`);
     if (o.uuid) {
       mkdirSync(path.join(dir, "dm"), { recursive: true });
       writeFileSync(path.join(dir, "dm/uuid"), `${o.uuid}\n`);

@@ -86,7 +86,7 @@ one_array() { [ "$(grep -c '^md' /proc/mdstat)" = 1 ]; }
 check "s3: the detached disk's array is stopped, the other one runs" wait_until 20 one_array
 logged_in() { iscsiadm -m session 2>/dev/null | grep -qw "$1"; }
 check "s3: still logged in to $IQN1 (lab-disk uses it)" logged_in "$IQN1"
-ISCSI_LEG=$(block-iscsimple status --json | grep -o '"iscsiDevice": "[^"]*"' | head -1 | cut -d'"' -f4)
+ISCSI_LEG=$(block-iscsimple status --json | grep -A1 '"iscsi": {' | sed -n 's/.*"device": "\([^"]*\)".*/\1/p' | head -1)
 check "s3: the remaining disk's iSCSI leg ($ISCSI_LEG) still reads" dd if="$ISCSI_LEG" of=/dev/null bs=4096 count=16 iflag=direct status=none
 check "s3: no md leg is faulty" eval "! grep -q '(F)' /proc/mdstat"
 block-iscsimple status | sed 's/^/  /'
