@@ -8,6 +8,11 @@ export async function admin(args: readonly string[]): Promise<number> {
   const program = buildProgram((code) => {
     result = code;
   });
+  // no command at all: the usage, on stderr, and a failure (a script that forgot its command)
+  if (args.length === 0) {
+    process.stderr.write(program.helpInformation());
+    return EXIT.badInput;
+  }
   try {
     await program.parseAsync([...args], { from: "user" });
     return result;

@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { EXIT } from "../core/errors";
 import { DEFAULT_CONFIG_FILE, DEFAULT_TAB_FILE } from "../host/paths";
-import type { GlobalOptions } from "./context";
+import { requireRoot, type GlobalOptions } from "./context";
 import { discoverCommand } from "./discover";
 import { healCommand, monitorCommand } from "./health";
 import { check, status } from "./inspect";
@@ -23,7 +23,6 @@ export function buildProgram(setResult: (code: number) => void): Command {
     .addOption(new Option("--config <file>", "config file").default(undefined, DEFAULT_CONFIG_FILE))
     .addOption(new Option("--tab <file>", "label table").default(undefined, DEFAULT_TAB_FILE))
     .option("-v, --verbose", "show each step and command on stderr")
-    .showHelpAfterError("(run block-iscsimple --help for usage)")
     .exitOverride()
     .addHelpText(
       "after",
@@ -100,7 +99,7 @@ Examples:
 
   program
     .command("monitor")
-    .description("watch our arrays (sysfs, every [monitor] interval s): log each event, record a stale iSCSI leg, heal when the target is back")
+    .description("watch our arrays: follow md's events (mdadm --monitor) and look at them every [monitor] interval s; record a failed iSCSI leg at once, heal when the target is back, release expired prepared sessions, write the metrics file")
     .option("--once", "look once and exit")
     .addHelpText("after", "\nExample:\n  systemctl enable --now block-iscsimple-monitor   (runs: block-iscsimple monitor)")
     .action(async (o: { once?: boolean }) => setResult(await monitorCommand({ ...globals(), ...o })));
@@ -149,7 +148,22 @@ Examples:
     )
     .action((entry: string | undefined, o: { inPlace?: string }) => setResult(xlDisk(entry, o)));
 
-  for (const c of program.commands) c.exitOverride().showHelpAfterError(`(run block-iscsimple ${c.name()} --help for usage)`);
+  // the commands that look at the host's disks, state and iSCSI records run as root only (status says
+  // it itself: it has exit codes of its own; xl-disk converts a user's file as that user)
+  program.hook("preAction", (_program, action) => {
+    if (!["status", "xl-disk", "help"].includes(action.name())) requireRoot(action.name());
+  });
+  // one error style: commander's own errors as the program's, one line, with where the usage is
+  const errorsAsOurs = (c: Command, name: string): void => {
+    c.configureOutput({
+      outputError: (str) => process.stderr.write(`block-iscsimple: ${str.replace(/^error: /, "").trim()} (block-iscsimple${name} --help shows the usage)\n`),
+    });
+  };
+  errorsAsOurs(program, "");
+  for (const c of program.commands) {
+    c.exitOverride();
+    errorsAsOurs(c, ` ${c.name()}`);
+  }
   return program;
 }
 

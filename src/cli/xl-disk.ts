@@ -26,12 +26,8 @@ function convertInPlace(given: string): number {
     throw new InputError(`${given}: cannot be read: ${(err as Error).message}`);
   }
   if (text === null) throw new InputError(`${given}: no such file`);
-  let result;
-  try {
-    result = convertConfigText(text);
-  } catch (err) {
-    throw new InputError(`${given}: ${(err as Error).message}`);
-  }
+  // a bad entry names the file and its line; nothing is written then
+  const result = convertConfigText(text, given);
   if (result.changed === 0) {
     process.stdout.write(`${given}: no 'iscsimple:' disk entry, nothing changed\n`);
     return EXIT.ok;

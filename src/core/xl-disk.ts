@@ -1,4 +1,4 @@
-import { InputError } from "./errors";
+import { InputError, Problems } from "./errors";
 import { LEGACY_PREFIX, parseSpec } from "./spec";
 
 /**
@@ -28,13 +28,25 @@ export interface Conversion {
   readonly changed: number;
 }
 
-/** Converts every quoted legacy entry in a domU config file; other text is kept as it is. */
-export function convertConfigText(text: string): Conversion {
+/**
+ * Converts every quoted legacy entry in a domU config file; other text is kept as it is. A bad
+ * entry is an error naming FILE and its line (every bad one: InputErrors).
+ */
+export function convertConfigText(text: string, file = "config"): Conversion {
   let changed = 0;
-  const out = text.replace(/(['"])(iscsimple:[^'"\n]*)\1/g, (_whole, quote: string, entry: string) => {
+  const problems = new Problems();
+  const out = text.replace(/(['"])(iscsimple:[^'"\n]*)\1/g, (whole: string, quote: string, entry: string, offset: number) => {
+    const line = text.slice(0, offset).split("\n").length;
+    const converted = problems.run(() => convertDiskEntry(entry));
+    if (converted === undefined) {
+      const last = problems.list.length - 1;
+      problems.list[last] = `${file}:${line}: ${problems.list[last] as string}`;
+      return whole;
+    }
     changed += 1;
-    return `${quote}${convertDiskEntry(entry)}${quote}`;
+    return `${quote}${converted}${quote}`;
   });
+  problems.done();
   return { text: out, changed };
 }
 

@@ -102,7 +102,7 @@ export class Runner {
       throw new CommandError(`${shownCmd}: did not finish within ${(timeout / 1000).toFixed(1)} s and was killed`, argv, null);
     }
     const code = r.status ?? -1;
-    this.log.command(`ran ${shownCmd}: exit ${code} in ${Math.round(ms)} ms`);
+    this.log.command(`ran ${shownCmd}: ${r.notFound ? "not installed" : r.status === null ? (r.error ?? "killed") : `exit ${code}`} in ${Math.round(ms)} ms`);
     if (r.error !== null) {
       throw new CommandError(`${file}: ${r.notFound ? "command not found" : r.error}`, argv, null, r.notFound, { cause: r.cause });
     }

@@ -158,3 +158,52 @@ describe("check tells the truth", () => {
     expect(h.calls().filter((x) => x.startsWith("mdadm --build"))).toEqual([]);
   });
 });
+
+describe("the conventions of the command line", () => {
+  it.concurrent("one error style (commander's errors too), no command: the usage on stderr and exit 2", async () => {
+    const h = sim();
+    const none = await h.run([]);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toBe("");
+    expect(none.stderr).toMatch(/^Usage: block-iscsimple/);
+    for (const [args, want] of [
+      [["add"], /^block-iscsimple: missing required argument 'spec' \(block-iscsimple add --help shows the usage\)\n$/],
+      [["frobnicate"], /^block-iscsimple: unknown command 'frobnicate' \(block-iscsimple --help shows the usage\)\n$/],
+      [["status", "--bogus"], /^block-iscsimple: unknown option '--bogus' \(block-iscsimple status --help shows the usage\)\n$/],
+    ] as const) {
+      const r = await h.run([...args]);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toMatch(want);
+    }
+  });
+
+  it.concurrent("a command run by a user who is not root says so", () => {
+    const h = sim();
+    const r = spawnSync(BIN, ["add", SPEC], { env: h.env, uid: 65534, gid: 65534, encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("block-iscsimple: add must be run as root\n");
+  });
+
+  it.concurrent("-v says 'not installed' for a tool that is not, not 'exit -1'", async () => {
+    const h = sim();
+    rmSync(h.file("bin/mdadm")); // (the machine running the tests has no mdadm of its own either)
+    const r = await h.run(["-v", "add", SPEC]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ran mdadm --build \S+ .*: not installed in \d+ ms/);
+    expect(r.stderr).not.toMatch(/exit -1/);
+  });
+
+  it.concurrent("xl-disk -i names the line of a bad entry and changes nothing", async () => {
+    const h = sim();
+    const cfg = h.file("etc/xen/vm.cfg");
+    const text = `name = "vm"\ndisk = [ 'iscsimple:lun0@${IQN}+my-vm-disk,xvda2,w',\n  'iscsimple:lun0@${IQN},nonsense,w' ]\n`;
+    h.put("etc/xen/vm.cfg", text);
+    const r = await h.run(["xl-disk", "-i", cfg]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/vm.cfg:3: disk entry 'iscsimple:lun0@\S+,nonsense,w': 'nonsense' is not a virtual device name/);
+    expect(readFileSync(cfg, "utf8")).toBe(text);
+    const missing = await h.run(["xl-disk", "-i", h.file("etc/xen/nope.cfg")]);
+    expect(missing.stderr).toMatch(/nope.cfg: cannot be read: no such file\n$/);
+    expect(missing.stderr).not.toMatch(/ENOENT/);
+  });
+});
