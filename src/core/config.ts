@@ -31,6 +31,8 @@ export interface Config {
   readonly multipathQueueing: "disable" | "warn";
   /** Seconds between two looks of the monitor. */
   readonly monitorIntervalS: number;
+  /** The monitor's metrics file (node_exporter's textfile collector); null: none. */
+  readonly metricsFile: string | null;
   readonly logSyslog: boolean;
   /** null: no log file. */
   readonly logFile: string | null;
@@ -49,6 +51,7 @@ export const DEFAULT_CONFIG: Config = {
   multipathWaitS: 10,
   multipathQueueing: "disable",
   monitorIntervalS: 5,
+  metricsFile: "/var/lib/prometheus/node-exporter/block_iscsimple.prom",
   logSyslog: true,
   logFile: "/var/log/xen/xen-hotplug.log",
 };
@@ -112,6 +115,11 @@ const KEYS: Record<string, Record<string, Setter>> = {
   },
   monitor: {
     interval: (v, fail, out) => { out.monitorIntervalS = integer(1, 3600, " (seconds)")(v, fail); },
+    metrics: (v, fail, out) => {
+      if (v === "none") { out.metricsFile = null; return; }
+      if (!/^\/[A-Za-z0-9_.\/-]+\.prom$/.test(v) || v.split("/").some((p) => p === ".." || p === ".")) fail(`'${v}' is not an absolute path of a .prom file (or 'none')`);
+      out.metricsFile = v;
+    },
   },
   log: {
     syslog: (v, fail, out) => { out.logSyslog = boolean(v, fail); },

@@ -1,4 +1,10 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { errorMessage, RefusedError } from "../core/errors";
+import type { Health } from "../core/health";
+import { formatMetrics, type HostMetrics, type MirrorMetrics } from "../core/metrics";
+import { judge, STATUS_EXIT } from "../core/status";
+import { replaceFile } from "../host/safe-files";
 import type { Config } from "../core/config";
 import { Deadline, sleepMs } from "../host/clock";
 import { holderAlive, processStart } from "../host/locks";
@@ -9,14 +15,23 @@ import type { AttachmentRecord } from "../core/records";
 import { clearGuardObserved, healthOf } from "./arrays";
 import { expirePrepared } from "./prepared";
 
+/** What one round of the monitor saw and did. */
+interface Round {
+  readonly mirrors: MirrorMetrics[];
+  readonly records: number;
+  heals: number;
+  refusals: number;
+}
+
 /**
  * Watches our arrays (and only ours: the attachment records) by polling sysfs, one line per event.
  * When the iSCSI leg fails it records that the local leg is the only current copy; when the
  * target is back it heals; when the iSCSI leg is in sync again it clears that record. It also
- * releases the prepared sessions (`prepare`) whose time is up.
+ * releases the prepared sessions (`prepare`) whose time is up, and writes the metrics file.
  */
 export async function monitor(host: Host, config: Config, opts: { once: boolean; stop: () => boolean; inputsOf: (r: AttachmentRecord) => HealInputs }): Promise<void> {
   const last = new Map<string, string>();
+  const started = Date.now();
   host.log.step(`monitoring every ${config.monitorIntervalS} s, and md's events through mdadm --monitor`);
   const events = opts.once ? null : watchMdEvents(host, config, opts.stop);
   const me = opts.once ? null : { pid: process.pid, start: (await processStart(host.paths.proc, "self")) ?? "?" };
@@ -26,10 +41,27 @@ export async function monitor(host: Host, config: Config, opts: { once: boolean;
   }
   try {
     let rounds = 0;
+    let heals = 0;
+    let refusals = 0;
+    const metrics = new MetricsFile(host, config.metricsFile);
     // each round is recorded (how many, and when the last ended): the monitor's liveness
-    await loop(host, config, opts, last, async () => {
+    await loop(host, config, opts, last, async (round) => {
       rounds += 1;
+      heals += round.heals;
+      refusals += round.refusals;
       if (me) await host.store.putMonitor({ ...me, rounds, lastRound: new Date().toISOString() });
+      const guards = await host.guard.list();
+      const shownLabels = new Set(round.mirrors.map((m) => m.label));
+      metrics.write({
+        mirrors: round.mirrors,
+        guardsDetached: guards.map((g) => g.label).filter((l) => !shownLabels.has(l)),
+        attachments: round.records,
+        monitorStart: started / 1000,
+        lastRound: Date.now() / 1000,
+        rounds,
+        heals,
+        refusals,
+      });
     });
   } finally {
     events?.stop();
@@ -78,14 +110,19 @@ async function loop(
   config: Config,
   opts: { once: boolean; stop: () => boolean; inputsOf: (r: AttachmentRecord) => HealInputs },
   last: Map<string, string>,
-  roundDone: () => Promise<void>,
+  roundDone: (round: Round) => Promise<void>,
 ): Promise<void> {
   /** The last refusal of heal said for each attachment (said again only when it changes). */
   const refused = new Map<string, string>();
+  /** When each mirror's iSCSI leg was last seen current (ms), for the metrics. */
+  const lastCurrent = new Map<string, number>();
+  const start = Date.now();
   for (;;) {
     // prepared sessions (before a migration) that no add adopted in time
     await expirePrepared(host, new Date(), new Deadline(config.deadlineS * 1000));
-    for (const r of await host.store.attachments()) {
+    const records = await host.store.attachments();
+    const round: Round = { mirrors: [], records: records.length, heals: 0, refusals: 0 };
+    for (const r of records) {
       if (r.label === null || r.device === null) continue;
       try {
         const now = await healthOf(host, r);
@@ -106,6 +143,7 @@ async function loop(
           if (health.iscsi.state !== "recovering" && (sessions.length === 0 || (await host.iscsi.loggedIn(r.iqn)))) {
             const res = await heal(host, r, opts.inputsOf(r), config, new Deadline(config.deadlineS * 1000)).catch((err: unknown) => {
               if (err instanceof RefusedError) {
+                round.refusals += 1;
                 // a refusal (the LUN is another volume now...) stands until someone acts: said at
                 // syslog's crit priority once per change, not every round
                 if (refused.get(r.id) !== err.message) host.log.critical(`${r.label}: not healed: ${err.message}`);
@@ -114,18 +152,70 @@ async function loop(
               return null;
             });
             if (res) refused.delete(r.id);
-            if (res && res.actions.length > 0) host.log.step(`${r.label}: healing: ${res.actions.join("; ")}`);
+            if (res && res.actions.length > 0) {
+              round.heals += res.actions.filter((a) => a.startsWith("re-added")).length;
+              host.log.step(`${r.label}: healing: ${res.actions.join("; ")}`);
+            }
           }
         } else if (health.iscsi.state === "in_sync" && (await host.guard.get(r.label)) !== null && (await clearGuardObserved(host, r, OBSERVER_LOCK_WAIT_MS))) {
           host.log.step(`${r.label}: healed: the iSCSI leg is in sync again`);
         }
+        // what this round saw of the mirror (the guard as it is now, after the above)
+        const nowRecord = (await host.store.getAttachment(r.id)) ?? r;
+        round.mirrors.push(await mirrorMetrics(host, nowRecord, r.label, (await healthOf(host, nowRecord))?.health ?? health, lastCurrent, start));
       } catch (err) {
         host.log.warn(`${r.label}: ${errorMessage(err)}`);
       }
     }
-    await roundDone();
+    await roundDone(round);
     if (opts.once || opts.stop()) return;
     for (let t = 0; t < config.monitorIntervalS * 10 && !opts.stop(); t++) await sleepMs(100);
     if (opts.stop()) return;
+  }
+}
+
+/** One mirror's metrics this round (and when its iSCSI leg was last current). */
+async function mirrorMetrics(host: Host, r: AttachmentRecord, label: string, health: Health, lastCurrent: Map<string, number>, start: number): Promise<MirrorMetrics> {
+  const guard = await host.guard.get(label);
+  const now = Date.now();
+  if (health.iscsi.state === "in_sync") lastCurrent.set(r.id, now);
+  const since = lastCurrent.get(r.id) ?? (guard && Number.isFinite(Date.parse(guard.since)) ? Date.parse(guard.since) : start);
+  const sessions = r.iqn !== null ? (await host.iscsi.sessions(r.iqn)).length : 0;
+  const { verdict } = judge({ spec: r.spec, label, phase: "attached", hasIscsi: r.iqn !== null, sessions, array: null, health, guard });
+  return {
+    label,
+    spec: r.spec,
+    iscsi: { state: health.iscsi.state, progress: health.iscsi.progress },
+    local: { state: health.local.state, progress: health.local.progress },
+    guard: guard !== null,
+    iscsiStaleSeconds: r.iqn === null || health.iscsi.state === "in_sync" ? 0 : (now - since) / 1000,
+    verdict: STATUS_EXIT[verdict],
+  };
+}
+
+/**
+ * The metrics file for node_exporter's textfile collector, replaced whole each round (a new file
+ * renamed over it: the collector never reads half of one). A folder that does not exist (no
+ * node_exporter here) or cannot be used is said once in the log, and the file is left out.
+ */
+class MetricsFile {
+  private said = "";
+  constructor(
+    private readonly host: Host,
+    private readonly file: string | null,
+  ) {}
+
+  write(m: HostMetrics): void {
+    if (this.file === null) return;
+    const file = this.host.paths.root + this.file;
+    try {
+      if (!existsSync(path.dirname(file))) throw new Error(`${path.dirname(this.file)} does not exist (is prometheus-node-exporter installed? [monitor] metrics = none turns this off)`);
+      replaceFile(file, formatMetrics(m), { mode: 0o644 });
+      this.said = "";
+    } catch (err) {
+      const why = errorMessage(err);
+      if (why !== this.said) this.host.log.step(`no metrics file: ${why}`);
+      this.said = why;
+    }
   }
 }
