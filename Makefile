@@ -10,7 +10,7 @@ DEB := build/block-iscsimple_$(VERSION)_amd64.deb
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps test unit sim lint typecheck bench demo demo-sim lab deb deb-test install clean
+.PHONY: all deps test unit sim lint typecheck bench demo demo-sim lab deb deb-test install uninstall clean
 
 all: $(BIN) $(SIMBIN)
 
@@ -47,33 +47,46 @@ test: $(BIN) $(SIMBIN) typecheck lint
 	$(MAKE) deb-test
 	test/e2e/maybe-run.sh
 
-# the Debian package (dpkg-deb; dpkg-dev and lintian from apt when missing)
+# the Debian package, as Debian builds one: dpkg-buildpackage with debhelper (debian/), into build/
+# (dpkg-dev and debhelper from apt when missing)
 deb: $(DEB)
 
-$(DEB): $(BIN) scripts/build-deb.sh $(wildcard debian/* man/* etc/*)
-	@command -v dpkg-shlibdeps >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dpkg-dev; }
-	scripts/build-deb.sh
+$(DEB): $(BIN) $(wildcard debian/* debian/*/* man/* etc/* docs/*) README.md
+	@command -v dh >/dev/null && command -v dpkg-buildpackage >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dpkg-dev debhelper; }
+	dpkg-buildpackage -us -uc -b --buildinfo-option=-ubuild --changes-option=-ubuild --buildinfo-file=build/block-iscsimple_$(VERSION)_amd64.buildinfo --changes-file=build/block-iscsimple_$(VERSION)_amd64.changes >build/deb.log 2>&1 || { tail -30 build/deb.log; exit 1; }
+	@echo "built $(DEB) ($$(du -k $(DEB) | cut -f1) KiB)"
 
 deb-test: $(DEB)
 	test/pkg/deb-test.sh
 
-# for hosts that are not Debian: make install DESTDIR=... PREFIX=...
+# for hosts that are not Debian: make install [DESTDIR=...] [PREFIX=...]; make uninstall undoes it
+# (but the configuration files and /var/lib/block-iscsimple, which hold the administrator's data)
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/libexec/block-iscsimple/block-iscsimple
-	install -d $(DESTDIR)/etc/xen/scripts
+	install -d $(DESTDIR)/etc/xen/scripts $(DESTDIR)$(PREFIX)/sbin
 	ln -sfn $(PREFIX)/libexec/block-iscsimple/block-iscsimple $(DESTDIR)/etc/xen/scripts/block-iscsimple
+	ln -sfn $(PREFIX)/libexec/block-iscsimple/block-iscsimple $(DESTDIR)$(PREFIX)/sbin/block-iscsimple
 	for f in block-iscsimple.conf block-iscsimple-tab.conf; do \
 	  [ -e $(DESTDIR)/etc/xen/scripts/$$f ] || install -m 0644 etc/$$f $(DESTDIR)/etc/xen/scripts/$$f; done
 	[ -e $(DESTDIR)/etc/xen/scripts/block-iscsimple-chap.conf ] || \
 	  install -m 0600 etc/block-iscsimple-chap.conf $(DESTDIR)/etc/xen/scripts/block-iscsimple-chap.conf
 	install -D -m 0644 man/block-iscsimple.8 $(DESTDIR)$(PREFIX)/share/man/man8/block-iscsimple.8
-	install -D -m 0644 man/block-iscsimple-tab.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/block-iscsimple-tab.conf.5
+	for m in block-iscsimple.conf block-iscsimple-tab.conf block-iscsimple-chap.conf; do \
+	  install -D -m 0644 man/$$m.5 $(DESTDIR)$(PREFIX)/share/man/man5/$$m.5; done
 	# the monitor, as the package has it: installed, and enabled and started where systemd runs
 	install -d $(DESTDIR)/etc/systemd/system
-	sed 's|/usr/libexec/block-iscsimple/|$(PREFIX)/libexec/block-iscsimple/|' debian/block-iscsimple-monitor.service > $(DESTDIR)/etc/systemd/system/block-iscsimple-monitor.service
-	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then \
-	  systemctl daemon-reload && systemctl enable --now block-iscsimple-monitor.service; \
-	else echo "make install: enable the monitor with: systemctl enable --now block-iscsimple-monitor (or run: block-iscsimple monitor)"; fi
+	sed 's|/usr/libexec/block-iscsimple/|$(PREFIX)/libexec/block-iscsimple/|' debian/block-iscsimple.block-iscsimple-monitor.service > $(DESTDIR)/etc/systemd/system/block-iscsimple-monitor.service
+	@# into this host (no DESTDIR, or DESTDIR=/): enabled and started where systemd runs
+	scripts/enable-monitor.sh enable "$(DESTDIR)"
+
+uninstall:
+	scripts/enable-monitor.sh disable "$(DESTDIR)"
+	rm -f $(DESTDIR)/etc/systemd/system/block-iscsimple-monitor.service
+	rm -f $(DESTDIR)$(PREFIX)/sbin/block-iscsimple $(DESTDIR)/etc/xen/scripts/block-iscsimple
+	rm -rf $(DESTDIR)$(PREFIX)/libexec/block-iscsimple
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man8/block-iscsimple.8
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man5/,block-iscsimple.conf.5 block-iscsimple-tab.conf.5 block-iscsimple-chap.conf.5)
+	@echo "make uninstall: kept /etc/xen/scripts/block-iscsimple*.conf and /var/lib/block-iscsimple (the administrator's)"
 
 # the real lab in qemu: Xen 4.17, open-iscsi + tgt, md (root, Debian's apt); installs the .deb
 lab: $(BIN) $(DEB)
