@@ -64,7 +64,7 @@ check "the packaged executable is build/block-iscsimple" eval "dpkg-deb --fsys-t
 check "conffiles are the three config files" eval "[ \"\$(dpkg-deb -I $DEB conffiles | sort | tr '\n' ' ')\" = '/etc/xen/scripts/block-iscsimple-chap.conf /etc/xen/scripts/block-iscsimple-tab.conf /etc/xen/scripts/block-iscsimple.conf ' ]"
 check "depends on open-iscsi, mdadm, xenstore-utils and the libraries" eval "dpkg-deb -f $DEB Depends | grep -q 'libc6 (>= .*open-iscsi, mdadm, xenstore-utils'"
 check "suggests multipath-tools (two SAN paths) and prometheus-node-exporter (the metrics)" eval "[ \"\$(dpkg-deb -f $DEB Suggests)\" = 'multipath-tools, prometheus-node-exporter' ]"
-check "built by debhelper from debian/ (dpkg-buildpackage -b): the .buildinfo and .changes are beside it, nothing outside build/" eval "[ -s build/block-iscsimple_\${VERSION}_amd64.buildinfo ] && grep -q 'block-iscsimple_\${VERSION}_amd64.deb' build/block-iscsimple_\${VERSION}_amd64.changes && [ -z \"\$(ls ../block-iscsimple_* 2>/dev/null)\" ]"
+check "built by debhelper from debian/ (dpkg-buildpackage -b): the .buildinfo and .changes are beside it, nothing outside build/" eval "[ -s build/block-iscsimple_\${VERSION}_amd64.buildinfo ] && grep -q block-iscsimple_\${VERSION}_amd64.deb build/block-iscsimple_\${VERSION}_amd64.changes && [ -z \"\$(ls ../block-iscsimple_* 2>/dev/null)\" ]"
 check "the maintainer scripts enable and start the monitor, stop it on remove, forget it on purge (dh_installsystemd)" eval "dpkg-deb --ctrl-tarfile $DEB | tar -xOf - ./postinst | grep -q \"deb-systemd-helper enable 'block-iscsimple-monitor.service'\" && dpkg-deb --ctrl-tarfile $DEB | tar -xOf - ./prerm | grep -q \"deb-systemd-invoke stop 'block-iscsimple-monitor.service'\" && dpkg-deb --ctrl-tarfile $DEB | tar -xOf - ./postrm | grep -q 'deb-systemd-helper purge'"
 check "the monitor's unit runs the packaged program" eval "dpkg-deb --fsys-tarfile $DEB | tar -xOf - ./lib/systemd/system/block-iscsimple-monitor.service | grep -qx 'ExecStart=/usr/libexec/block-iscsimple/block-iscsimple monitor'"
 command -v man >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq man-db >/dev/null; }
@@ -100,7 +100,9 @@ check "an admin's change to a conffile survives the upgrade" grep -q "deadline =
 check "the upgraded version is installed" eval "dpkg --root=$R -s block-iscsimple | grep -q 'Version: $VERSION+up1'"
 mkdir -p "$R/var/lib/block-iscsimple"; touch "$R/var/lib/block-iscsimple/state"
 check "remove keeps the conffiles" eval "dp -r block-iscsimple && [ -f $R/etc/xen/scripts/block-iscsimple.conf ] && [ ! -e $R/usr/libexec/block-iscsimple ]"
-check "purge removes everything" eval "dp -P block-iscsimple && [ -z \"\$(cd $R && find . -path ./var/lib/dpkg -prune -o -print | grep -v -e '^\.$' -e '^./var$' -e '^./var/lib$')\" ]"
+# (deb-systemd-helper keeps its state folders, empty, under the root it was given: DPKG_ROOT)
+check "purge removes every file" eval "dp -P block-iscsimple && [ -z \"\$(cd $R && find . -path ./var/lib/dpkg -prune -o ! -type d -print)\" ]"
+check "the scratch root's install left this host's systemd alone" eval "! ls /etc/systemd/system/*/block-iscsimple-monitor.service 2>/dev/null"
 
 # make install (hosts that are not Debian): the command on PATH, the monitor's unit pointing at the
 # installed program, and enabled only when the install goes into this host (a stand-in systemctl)
