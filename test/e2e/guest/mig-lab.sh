@@ -80,6 +80,8 @@ lab_state() {
 check "a: hostb is up and answers" wait_until 900 eval '[ "$(rc_b test -e /run/lab-ready)" = rc=0 ]'
 HOTLOG=/var/log/xen/xen-hotplug.log
 LUN1=$SRV/vm1-lun1.img
+# a bound on one migration, against a hang only (its output shows in the log as it comes)
+MIG_LIMIT=900
 # the records on the LUN (hosta is the filer: its file is the LUN): "N OK" = how many, how many in order with m1's tag
 lun_records() { dd if=$LUN1 bs=512 skip=4096 count=126976 status=none | tr -d '\000' | grep -a '^REC ' > /tmp/recs; awk '$2 == sprintf("%06d", ok) && $4 == "m1" { ok++ } END { print NR, ok + 0 }' /tmp/recs; }
 records_in_order() { local n ok; read -r n ok <<< "$(lun_records)"; [ "$n" -gt 0 ] && [ "$n" = "$ok" ] || { echo "$ok of $n records in order"; false; }; }
@@ -106,7 +108,7 @@ step "b. a destination that cannot attach (lab-data unknown there): xl reports o
 TAB=/etc/xen/scripts/block-iscsimple-tab.conf
 on_b cp $TAB /tmp/tab.bak; on_b sed -i /^lab-data/d $TAB
 N0=$(record_count)
-T0=$(now); block-iscsimple migrate m1 hostb --ssh $SSH > /tmp/nodest.out 2>&1; RC=$?; NODEST_S=$(dt "$T0" "$(now)")
+T0=$(now); timeout $MIG_LIMIT block-iscsimple migrate m1 hostb --ssh $SSH 2>&1 | tee /tmp/nodest.out | sed 's/^/  | /'; RC=${PIPESTATUS[0]}; NODEST_S=$(dt "$T0" "$(now)")
 sed 's/^/  /' /tmp/nodest.out | tail -8
 check "b: block-iscsimple migrate failed (exit $RC, after ${NODEST_S}s)" [ "$RC" != 0 ]
 check "b: hostb's xl reports our hotplug-error (lab-data is not in its tab.conf)" eval "on_b cat /var/log/lab-rexec.log | grep -q \"block-iscsimple: .*label 'lab-data' is not defined\""
@@ -123,11 +125,11 @@ migrate() { # NAME FROM TO HOW(wrapper|xl)
   n0=$(record_count)
   t0=$(now)
   if [ "$4" = wrapper ]; then
-    if [ "$2" = hosta ]; then block-iscsimple migrate m1 "$3" --ssh $SSH > $out 2>&1; echo "rc=$?" >> $out
-    else on_b rc /etc/xen/scripts/block-iscsimple migrate m1 "$3" --ssh $SSH > $out 2>&1; fi
+    if [ "$2" = hosta ]; then timeout $MIG_LIMIT block-iscsimple migrate m1 "$3" --ssh $SSH 2>&1 | tee $out | sed 's/^/  | /'; echo "rc=${PIPESTATUS[0]}" >> $out
+    else timeout $MIG_LIMIT $SSH hostb rc /etc/xen/scripts/block-iscsimple migrate m1 "$3" --ssh $SSH < /dev/null 2>&1 | tee $out | sed 's/^/  | /'; fi
   else
-    if [ "$2" = hosta ]; then xl migrate -s $SSH m1 "$3" > $out 2>&1; echo "rc=$?" >> $out
-    else on_b rc xl migrate -s $SSH m1 "$3" > $out 2>&1; fi
+    if [ "$2" = hosta ]; then timeout $MIG_LIMIT xl migrate -s $SSH m1 "$3" 2>&1 | tee $out | sed 's/^/  | /'; echo "rc=${PIPESTATUS[0]}" >> $out
+    else timeout $MIG_LIMIT $SSH hostb rc xl migrate -s $SSH m1 "$3" < /dev/null 2>&1 | tee $out | sed 's/^/  | /'; fi
   fi
   FIG[$1.total]=$(dt "$t0" "$(now)")
   sed 's/^/  /' $out | tail -6
