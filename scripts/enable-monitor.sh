@@ -12,7 +12,8 @@ if [ -n "$destdir" ] && [ "$(realpath -m "$destdir")" != / ]; then
 fi
 if [ -d "${SYSTEMD_RUNTIME:-/run/systemd/system}" ] && command -v "$systemctl" >/dev/null; then
   "$systemctl" daemon-reload
-  if [ "$action" = enable ]; then "$systemctl" enable --now block-iscsimple-monitor.service
+  # restart: a monitor that runs already would go on with the old program
+  if [ "$action" = enable ]; then "$systemctl" enable block-iscsimple-monitor.service && "$systemctl" restart block-iscsimple-monitor.service
   else "$systemctl" disable --now block-iscsimple-monitor.service || true; fi
 elif [ "$action" = enable ]; then
   echo "make install: no systemd here: run 'block-iscsimple monitor' from your init system"

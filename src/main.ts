@@ -9,7 +9,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const args = argv.slice(2);
   const xenbusPath = process.env.XENBUS_PATH;
   if (xenbusPath !== undefined && args.length === 1 && (args[0] === "add" || args[0] === "remove")) {
-    return hotplug(args[0], xenbusPath);
+    // libxl waits for the process itself: it ends with the call, whatever it left pending (a write
+    // the kernel still holds, in the thread pool), its log handed over
+    const code = await hotplug(args[0], xenbusPath);
+    process.exit(code);
   }
   // mdadm --monitor, started by our monitor, runs us as PROGRAM EVENT MD [MEMBER]
   if (process.env.BLOCK_ISCSIMPLE_MD_EVENT === "1" && args.length >= 2 && args.length <= 3 && MD_EVENT_RE.test(args[0] as string)) {

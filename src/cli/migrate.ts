@@ -8,6 +8,9 @@ import { expirePrepared, releasePrepared } from "../engine/prepared";
 import { Deadline } from "../host/clock";
 import { withContext, type GlobalOptions } from "./context";
 
+/** The highest id a domain can have (Xen's DOMID_FIRST_RESERVED - 1). */
+const MAX_DOMID = 0x7fef;
+
 /** How long a prepared session waits for its add, unless --keep says otherwise. */
 export const DEFAULT_KEEP_S = 600;
 const MAX_KEEP_S = 86400;
@@ -78,8 +81,12 @@ export async function migrateCommand(domain: string, host: string, xlArgs: reado
     // the domain xl migrate will move: an all-digit word is a domain id to xl migrate, while
     // xl domid resolves names only; so a number is checked as an id (xl domname), a name resolved
     let domid: number;
+    let moved = domain;
     if (/^[0-9]+$/.test(domain)) {
+      // xl reads an id modulo 2^32: only the ids a domain can have (1 to 32751), written plainly
       domid = Number(domain);
+      if (domid < 1 || domid > MAX_DOMID) throw new InputError(`domain id ${domain.slice(0, 12)} is not one a domain can have (1 to ${MAX_DOMID})`);
+      moved = String(domid);
       await h.run.run(xl.domname(domid), deadline).catch((err: unknown) => {
         throw new InputError(`there is no domain ${domid} (${errorMessage(err)})`, { cause: err });
       });
@@ -113,7 +120,7 @@ export async function migrateCommand(domain: string, host: string, xlArgs: reado
     if (prepared) process.stdout.write(`block-iscsimple: ${host} logged in to ${specs.length} LUN(s) in ${((t1 - t0) / 1000).toFixed(1)} s\n`);
     try {
       // xl prints its progress as it goes; a migration has no deadline of ours (a day, for the form)
-      await h.run.run(xlMigrateArgv(opts.ssh, passed, domain, host), new Deadline(86400 * 1000), [0], { live: true });
+      await h.run.run(xlMigrateArgv(opts.ssh, passed, moved, host), new Deadline(86400 * 1000), [0], { live: true });
     } catch (err) {
       if (prepared) {
         // a deadline of its own: the command's first one passed during the memory copy

@@ -111,6 +111,14 @@ export function guardMismatch(g: StaleRecord, d: NamedDisks): string | null {
   return null;
 }
 
+export function noWwidRefusal(g: StaleRecord): string {
+  return (
+    `the direction guard of ${g.label} (since ${g.since}: ${g.reason}) recorded no WWID for lun${g.lun ?? 0}@${g.iqn ?? "?"}: ` +
+    `nothing proves that the LUN this add found is that volume, so the local leg is not copied over it. ` +
+    `Check the filer's mapping; to keep the local data, copy it by hand (attach MISSING+${g.label}), or once sure: block-iscsimple resolve ${g.label} --forget`
+  );
+}
+
 export function mismatchRefusal(g: StaleRecord, why: string): string {
   return (
     `the direction guard of ${g.label} (since ${g.since}: ${g.reason}) is about other disks than this add: ${why}. ` +

@@ -1,7 +1,7 @@
 import type { Config } from "./config";
 import type { Chap } from "./chap";
 import { InputError, InternalError, RefusedError } from "./errors";
-import { guardMismatch, mismatchRefusal, staleRefusal, type NamedDisks, type StalePolicy, type StaleRecord } from "./health";
+import { guardMismatch, mismatchRefusal, noWwidRefusal, staleRefusal, type NamedDisks, type StalePolicy, type StaleRecord } from "./health";
 import type { AttachmentRecord, Owner } from "./records";
 import { checkSharing } from "./sharing";
 import type { TargetSpec } from "./spec";
@@ -176,7 +176,13 @@ export function judgeGuard(req: Request, g: StaleRecord | null, disks: NamedDisk
   const usedDecision = req.prefer == null && g.decision !== undefined;
   const policy = req.prefer ?? g.decision ?? req.config.onStaleIscsi;
   if (policy === "refuse") throw new RefusedError(staleRefusal(g, spec.text));
-  if (policy === "prefer-local") first = "local";
+  if (policy === "prefer-local") {
+    first = "local";
+    // the local leg is copied over the LUN: the guard must say which volume that is (its WWID); one
+    // that recorded none (the kernel gave none) proves nothing. (A guard of an array without an
+    // iSCSI leg, MISSING, names no LUN: this add names it for the first time.)
+    if (g.iqn != null && !g.wwid && disks?.wwid !== undefined) throw new RefusedError(noWwidRefusal(g));
+  }
   return { first, clearStale: policy === "prefer-iscsi", usedDecision };
 }
 

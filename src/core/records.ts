@@ -25,8 +25,8 @@ export interface AttachmentRecord {
   readonly claimsTarget: boolean;
   /** This attachment counts as a user of the md array of its label. */
   readonly claimsArray: boolean;
-  /** Child processes of the add while they run: [pid, argv0]. */
-  readonly children: readonly (readonly [number, string])[];
+  /** Child processes of the add while they run: [pid, argv0, its start time (/proc/PID/stat) when read]. */
+  readonly children: readonly (readonly [number, string, string?])[];
   /** The iSCSI leg, once found. */
   readonly iscsi: DevRef | null;
   /** The local leg, once checked. */

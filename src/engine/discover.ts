@@ -93,7 +93,8 @@ async function listLunsLocked(host: Host, t: DiscoveredTarget, config: Config, c
       const c = untrusted.length > 0 ? null : chapFor(chap, t.iqn);
       await writeNodeSettings(host, t.iqn, loginSettings(config), deadline);
       // secrets into the node records' files, never on a command line
-      if (c) await writeChap(host, t.iqn, { chap: c, onlyTo: null }, deadline);
+      // [default] credentials: also only to the portals of the node records that are named
+      if (c) await writeChap(host, t.iqn, { chap: c, onlyTo: chapIsDefault(chap, t.iqn) ? trusted : null }, deadline);
       await host.iscsi.login(t.iqn, deadline);
       loggedIn = true;
       await settle(host, t.iqn, deadline);

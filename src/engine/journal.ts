@@ -1,5 +1,6 @@
 import type { AttachmentRecord } from "../core/records";
 import type { ChildWatcher } from "../host/run";
+import { processStartNow } from "../host/locks";
 import type { StateStore } from "../host/state-store";
 
 /**
@@ -22,7 +23,9 @@ export class Journal implements ChildWatcher {
   }
 
   started(pid: number, argv0: string): void {
-    void this.update({ children: [...this.record.children, [pid, argv0]] }).catch(() => undefined);
+    // its start time tells it from a process that reuses the pid later (the orphan killer checks it)
+    const start = processStartNow(pid);
+    void this.update({ children: [...this.record.children, start === null ? [pid, argv0] : [pid, argv0, start]] }).catch(() => undefined);
   }
 
   ended(pid: number): void {

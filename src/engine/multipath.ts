@@ -55,7 +55,11 @@ export async function useMultipath(c: StepContext, s: MultipathStep): Promise<vo
   map = await waitForAllPaths(c, map, pathsOf);
   await checkQueueing(c, s, map);
   host.log.step(`lun${s.lun} of ${s.iqn} is the multipath map ${shown(host.paths, map.path)} (${hexDev(map.dev)}, WWID ${map.wwid}) over ${map.paths.join(", ")}`);
-  await journal.update({ iscsi: devRef(map.path, map.kernelName, map.dev), iscsiWwid: map.wwid.toLowerCase() });
+  // the map is known by its WWID only when the LUN's path said the same (find-lun read it)
+  const pathWwid = journal.record.iscsiWwid;
+  const mapWwid = map.wwid.toLowerCase();
+  if (pathWwid !== mapWwid) host.log.warn(`multipath map ${map.name} has WWID ${mapWwid}, the LUN's path ${pathWwid ?? "none"}: no WWID is recorded`);
+  await journal.update({ iscsi: devRef(map.path, map.kernelName, map.dev), iscsiWwid: pathWwid === mapWwid ? mapWwid : null });
 }
 
 /** Says why the leg is one path, when the target has several sessions. */

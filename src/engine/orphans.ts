@@ -12,8 +12,10 @@ export async function writerAlive(host: Host, r: AttachmentRecord): Promise<bool
 /** Kills the children a SIGKILLed add left running (a hung iscsiadm would otherwise log in later). */
 export async function killOrphans(host: Host, r: AttachmentRecord): Promise<void> {
   if (await writerAlive(host, r)) return;
-  for (const [pid, argv0] of r.children) {
+  for (const [pid, argv0, start] of r.children) {
     try {
+      // the child itself, not a process that reuses its pid: its start time, else its name
+      if (start !== undefined && (await processStart(host.paths.proc, pid)) !== start) continue;
       const cmd = (await readFile(`${host.paths.proc}/${pid}/cmdline`, "utf8")).split("\0")[0] ?? "";
       if (cmd.split("/").pop() !== argv0.split("/").pop() && !cmd.endsWith(argv0)) continue;
       // each command runs in a process group of its own (executor.ts): what it started dies too

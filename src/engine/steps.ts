@@ -4,6 +4,7 @@ import { devRef } from "../core/records";
 import type { StepOf } from "../core/steps";
 import { shown } from "../host/paths";
 import { hexDev, sameDev, statBlock } from "../host/sysfs";
+import { pollUntil } from "../host/clock";
 import { findOurArray } from "./arrays";
 import { markGuard } from "./guard";
 import { checkLocal, recordLocal, sizeProblem } from "./local-leg";
@@ -56,9 +57,17 @@ const RUN: { readonly [K in StepKind]: Runner<K> } = {
       );
     }
     // a device that was there before this add may show what the kernel read long ago: the filer may
-    // have mapped another volume at the LUN since (the direction guard compares this WWID)
-    if (s.refresh && (await host.iscsi.sessionState(lun.session)) === "LOGGED_IN") await host.iscsi.refreshIdentity([lun.name], deadline);
-    const wwid = await host.iscsi.wwid(lun.name);
+    // have mapped another volume at the LUN since (the direction guard compares this WWID). It is
+    // read again once its session is logged in; a session that stays in recovery gives no WWID
+    // (nothing can then be copied over the LUN on the strength of it)
+    let wwid: string | null = null;
+    if (s.refresh) {
+      const live = await pollUntil(async () => ((await host.iscsi.sessionState(lun.session)) === "LOGGED_IN" ? true : null), deadline.slice(5000), 100);
+      if (live) {
+        await host.iscsi.refreshIdentity([lun.name], deadline);
+        wwid = await host.iscsi.wwid(lun.name);
+      } else host.log.warn(`lun${s.lun} of ${s.iqn}: its session is not logged in: its WWID cannot be read anew, none is recorded`);
+    } else wwid = await host.iscsi.wwid(lun.name);
     host.log.step(`lun${s.lun} of ${s.iqn} is ${shown(host.paths, lun.path)} (${hexDev(lun.dev)}${wwid ? `, WWID ${wwid}` : ""})`);
     await journal.update({ iscsi: devRef(lun.path, lun.name, lun.dev), iscsiWwid: wwid });
   },

@@ -64,7 +64,8 @@ export const spawnExecutor: Executor = (argv, o) => {
     child.kill("SIGKILL");
   };
   const kill = (reason: "time" | "output"): void => {
-    why ??= reason;
+    // a command that ended by itself is not "killed at its deadline" because its pipes were still held
+    if (!(reason === "time" && exited !== null)) why ??= reason;
     killGroup();
     // a child that left the group (setsid) may keep our pipes open: do not wait for them
     setTimeout(() => settle?.(), PIPE_GRACE_MS).unref();

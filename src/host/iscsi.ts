@@ -18,6 +18,9 @@ export interface LunDevice {
   readonly session: number;
 }
 
+/** The device/rescan writes still running (see refreshIdentity). */
+const RESCANS = new Set<string>();
+
 /** Exit codes that mean "try again" (node DB busy, temporary error). */
 const RETRYABLE = [6, 29];
 
@@ -183,13 +186,18 @@ export class Iscsi {
   async refreshIdentity(names: readonly string[], deadline: Deadline): Promise<void> {
     for (const name of names) {
       const file = join(this.paths.sys, "block", name, "device/rescan");
+      // a write the kernel still holds (a rescan can wait for SCSI timeouts) is not started again:
+      // each stuck one would hold a thread of the pool for good
+      if (RESCANS.has(file)) throw new FailedError(`the kernel is still re-reading the identity of /dev/${name} (device/rescan)`);
       const limit = deadline.slice(10_000);
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<"late">((resolve) => {
         timer = setTimeout(() => resolve("late"), limit.remainingMs());
       });
       try {
-        const done = await Promise.race([writeFile(file, "1\n").then(() => "done" as const), late]);
+        const write = writeFile(file, "1\n").finally(() => RESCANS.delete(file));
+        RESCANS.add(file);
+        const done = await Promise.race([write.then(() => "done" as const), late]);
         if (done === "late") throw new FailedError(`the kernel did not re-read the identity of /dev/${name} in time (device/rescan)`);
       } catch (err) {
         if (err instanceof FailedError) throw err;
@@ -246,7 +254,9 @@ export class Iscsi {
  */
 export function normaliseWwid(w: string | null): string | null {
   if (!w) return null;
-  const m = /^(naa|eui|t10)\.(.+)$/i.exec(w.trim());
-  const v = m ? `${{ t10: "1", eui: "2", naa: "3" }[(m[1] as string).toLowerCase() as "t10" | "eui" | "naa"]}${m[2]}` : w.trim();
+  // a t10 id is text: the kernel shows its blanks as they are and its NULs as \x00 (escaped)
+  const text = w.trim().replace(/(\\x00)+$/, "").trim().replace(/\s/g, "_");
+  const m = /^(naa|eui|t10)\.(.+)$/i.exec(text);
+  const v = m ? `${{ t10: "1", eui: "2", naa: "3" }[(m[1] as string).toLowerCase() as "t10" | "eui" | "naa"]}${m[2]}` : text;
   return /^[\x21-\x7e]{1,200}$/.test(v) ? v.toLowerCase() : null;
 }

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from "node:crypto";
-import { closeSync, constants, fstatSync, linkSync, openSync, readlinkSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, linkSync, openSync, readFileSync, readlinkSync, readSync, rmSync, writeSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { FailedError, InternalError } from "../core/errors";
 import { sleepMs, type Deadline } from "./clock";
@@ -36,9 +36,18 @@ export interface Lock {
  * The start time of a process (field 22 of /proc/PID/stat, clock ticks since boot), or null if it is
  * gone. A zombie (dead, not yet reaped by its parent) is gone: it holds no file and no lock.
  */
-export async function processStart(proc: string, pid: number | "self"): Promise<string | null> {
-  const stat = await readText(join(proc, String(pid), "stat"));
-  if (stat === null) return null;
+export function processStart(proc: string, pid: number | "self"): Promise<string | null> {
+  return Promise.resolve(processStartNow(pid, proc));
+}
+
+/** processStart, synchronously (readText reads synchronously anyway). */
+export function processStartNow(pid: number | "self", proc = "/proc"): string | null {
+  let stat: string;
+  try {
+    stat = readFileSync(join(proc, String(pid), "stat"), "utf8");
+  } catch {
+    return null;
+  }
   // the command name (field 2) is in parentheses and may hold spaces: count from after it
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   if (fields[0] === "Z" || fields[0] === "X") return null;
@@ -121,10 +130,13 @@ export function lockAddress(key: Buffer, name: string): string {
   return `block-iscsimple/${createHmac("sha256", key).update(name).digest("hex").slice(0, 40)}`;
 }
 
-/** Binds the abstract name, or says it is taken. */
+/**
+ * Binds the abstract name, or says it is taken. Anyone may connect to an abstract socket: a
+ * connection is closed at once (it must not keep the holder alive, nor delay the release).
+ */
 function bind(address: string): Promise<Server | null> {
   return new Promise((resolve, reject) => {
-    const server = createServer();
+    const server = createServer({ pauseOnConnect: true }, (conn) => conn.destroy());
     server.once("error", (err: NodeJS.ErrnoException) => {
       server.close();
       if (err.code === "EADDRINUSE") resolve(null);
@@ -139,6 +151,7 @@ function bind(address: string): Promise<Server | null> {
 
 export class Locks {
   private key: Buffer | null = null;
+  private dirMade = false;
   private readonly held = new Set<string>();
   private netChecked = false;
   constructor(
@@ -175,10 +188,13 @@ export class Locks {
   async take(name: string, deadline: Deadline): Promise<Lock> {
     if (this.held.has(name)) throw new InternalError(`lock ${name} taken twice by this process`);
     this.checkNamespace();
-    if (this.key === null) {
+    // the key as it is now, read at each lock (a few bytes): a long-running process (the monitor)
+    // whose key file was replaced (the state folder wiped) must not go on with names nobody else uses
+    if (!this.dirMade) {
       await this.ensureDir();
-      this.key = lockKey(this.keyFile);
+      this.dirMade = true;
     }
+    this.key = lockKey(this.keyFile);
     const address = lockAddress(this.key, name);
     const t0 = performance.now();
     let waited = false;
@@ -205,15 +221,13 @@ export class Locks {
         if (!bound.listening || !this.held.has(name)) return Promise.reject(new InternalError(`lock ${name} is not held any more: stopping`));
         return Promise.resolve();
       },
-      release: () =>
-        new Promise<void>((resolve) => {
-          this.held.delete(name);
-          if (!bound.listening) {
-            resolve();
-            return;
-          }
-          bound.close(() => resolve());
-        }),
+      // close() stops listening at once (the name is free for the next holder); nothing waits for
+      // connections someone else may hold open
+      release: () => {
+        this.held.delete(name);
+        if (bound.listening) bound.close();
+        return Promise.resolve();
+      },
     };
   }
 

@@ -98,10 +98,14 @@ dpkg-deb --root-owner-group -Znone --build "$T/up" "$T/up.deb" >/dev/null
 check "upgrade" dp -i "$T/up.deb"
 check "an admin's change to a conffile survives the upgrade" grep -q "deadline = 20" "$R/etc/xen/scripts/block-iscsimple.conf"
 check "the upgraded version is installed" eval "dpkg --root=$R -s block-iscsimple | grep -q 'Version: $VERSION+up1'"
-mkdir -p "$R/var/lib/block-iscsimple"; touch "$R/var/lib/block-iscsimple/state"
+mkdir -p "$R/var/lib/block-iscsimple/local"; touch "$R/var/lib/block-iscsimple/local/x.json"
 check "remove keeps the conffiles" eval "dp -r block-iscsimple && [ -f $R/etc/xen/scripts/block-iscsimple.conf ] && [ ! -e $R/usr/libexec/block-iscsimple ]"
 # (deb-systemd-helper keeps its state folders, empty, under the root it was given: DPKG_ROOT)
 check "purge removes every file" eval "dp -P block-iscsimple && [ -z \"\$(cd $R && find . -path ./var/lib/dpkg -prune -o ! -type d -print)\" ]"
+# a direction guard survives a purge (a reinstalled program must not copy a stale LUN over the data)
+dp -i "$DEB" >/dev/null 2>&1; mkdir -p "$R/var/lib/block-iscsimple/stale"; echo '{}' > "$R/var/lib/block-iscsimple/stale/vm.json"
+# (the output whole first: grep -q ends at its match, and dpkg, still writing, would die of SIGPIPE)
+check "purge keeps the direction guards, and says so" eval "out=\$(dp -P block-iscsimple 2>&1); echo \"\$out\" | grep -q 'kept .*stale: direction guards are set' && [ -f $R/var/lib/block-iscsimple/stale/vm.json ] && [ ! -e $R/var/lib/block-iscsimple/local ]"
 check "the scratch root's install left this host's systemd alone" eval "! ls /etc/systemd/system/*/block-iscsimple-monitor.service 2>/dev/null"
 
 # make install (hosts that are not Debian): the command on PATH, the monitor's unit pointing at the
@@ -117,7 +121,7 @@ check "make uninstall removes all but the administrator's configuration" eval "[
 SC=$T/systemctl; printf '#!/bin/sh\necho "$*" >> %s/systemctl.log\n' "$T" > "$SC"; chmod +x "$SC"; mkdir -p "$T/run-systemd"
 for d in "" / //; do SYSTEMCTL=$SC SYSTEMD_RUNTIME=$T/run-systemd scripts/enable-monitor.sh enable "$d" >/dev/null; done
 SYSTEMCTL=$SC SYSTEMD_RUNTIME=$T/run-systemd scripts/enable-monitor.sh enable "$M" >/dev/null
-check "the monitor is enabled for DESTDIR empty, / and //, never for another root" eval "[ \$(grep -c '^enable --now block-iscsimple-monitor.service\$' $T/systemctl.log) = 3 ]"
+check "the monitor is enabled (and restarted: a running one would go on with the old program) for DESTDIR empty, / and //, never for another root" eval "[ \$(grep -c '^enable block-iscsimple-monitor.service\$' $T/systemctl.log) = 3 ] && [ \$(grep -c '^restart block-iscsimple-monitor.service\$' $T/systemctl.log) = 3 ]"
 SYSTEMCTL=$SC SYSTEMD_RUNTIME=$T/run-systemd scripts/enable-monitor.sh disable / >/dev/null
 check "make uninstall into this host disables the monitor" grep -qx 'disable --now block-iscsimple-monitor.service' "$T/systemctl.log"
 

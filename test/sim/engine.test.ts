@@ -92,7 +92,8 @@ describe("the engine in-process", () => {
     // a guard: --prefer-iscsi clears it; a choice recorded by resolve is used once, then forgotten
     for (const [prefer, decision] of [["prefer-iscsi", undefined], [undefined, "prefer-local"]] as const) {
       const c = env();
-      await c.host.guard.mark({ label: "my-vm-disk", spec: SPEC, reason: "test", iqn: IQN, lun: 1, wwid: null, local: null });
+      // the guard names the LUN by its WWID (the volume the fake filer maps at lun1)
+      await c.host.guard.mark({ label: "my-vm-disk", spec: SPEC, reason: "test", iqn: IQN, lun: 1, wwid: c.sim.lunWwid(IQN, 1), local: null });
       if (decision) await c.host.guard.put({ ...(await c.host.guard.get("my-vm-disk"))!, decision });
       const owner = xen(c, 4, 51712, SPEC);
       const steps = await planned(c, SPEC, owner, prefer ?? null);

@@ -156,6 +156,30 @@ describe("the program's own files", () => {
     expect(v.intact()).toBe(true);
   });
 
+  it.concurrent("a folder writable by root's group (or by a named user through an ACL: the group bits are its mask) is refused; so is a folder reached through a link", async () => {
+    const h = sim();
+    mkdirSync(h.file("var/lib/block-iscsimple/local"), { recursive: true });
+    chmodSync(h.file("var/lib/block-iscsimple/local"), 0o770);
+    const r = await h.run(["add", SPEC]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/local: others than root can write to it \(mode 770\)/);
+    expect(h.leftovers()).toEqual([]);
+    rmSync(h.file("var/lib/block-iscsimple/local"), { recursive: true });
+    mkdirSync(h.file("elsewhere"), { mode: 0o700 });
+    symlinkSync(h.file("elsewhere"), h.file("var/lib/block-iscsimple/local"));
+    const l = await h.run(["add", SPEC]);
+    expect(l.code).toBe(3);
+    expect(l.stderr).toMatch(/local: its path goes through a symbolic link/);
+  });
+
+  it.concurrent("a folder above that someone else owns (as /var/lib/prometheus is the prometheus user's) cannot redirect a write: it happens inside the folder", async () => {
+    const h = sim();
+    mkdirSync(h.file("var/lib/prometheus/node-exporter"), { recursive: true });
+    chownSync(h.file("var/lib/prometheus"), NOBODY, NOBODY);
+    expect((await h.run(["monitor", "--once"])).code).toBe(0);
+    expect(statSync(h.file("var/lib/prometheus/node-exporter/block_iscsimple.prom")).uid).toBe(0);
+  });
+
   it.concurrent("the log file: a link in its place is not followed; a folder others can write is said once and not used", async () => {
     const h = sim();
     const v = victim(h);

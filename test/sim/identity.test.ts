@@ -149,6 +149,33 @@ describe("an add built from the local leg (the guard set, --prefer-local) checks
   });
 });
 
+describe("no proof, no copy", () => {
+  it.concurrent("a guard that recorded no WWID for its LUN: add --prefer-local refuses (exit 3); --prefer-iscsi still discards the local data on request", async () => {
+    const h = sim();
+    h.put(
+      "var/lib/block-iscsimple/stale/my-vm-disk.json",
+      JSON.stringify({ label: "my-vm-disk", spec: SPEC, since: "2026-12-01T10:00:00Z", reason: "the iSCSI leg was faulty", iqn: IQN, lun: 1, wwid: null, local: null }),
+      0o600,
+    );
+    const r = await h.run(["add", "--prefer-local", SPEC]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/recorded no WWID for lun1@\S+: nothing proves that the LUN this add found is that volume/);
+    expect(h.leftovers()).toEqual([]);
+    expect((await h.run(["add", "--prefer-iscsi", SPEC])).code).toBe(0);
+  });
+
+  it.concurrent("an add that joins a session in recovery records no WWID (what the kernel read long ago is no proof)", async () => {
+    const h = sim();
+    expect((await h.run(["add", `lun0@${IQN}`])).code).toBe(0);
+    h.sessionState(IQN, "FAILED");
+    const r = await h.run(["add", SPEC]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/its session is not logged in: its WWID cannot be read anew, none is recorded/);
+    const rec = JSON.parse(readFileSync(h.file("run/block-iscsimple/attach/manual-label-my-vm-disk.json"), "utf8")) as { iscsiWwid: string | null };
+    expect(rec.iscsiWwid).toBeNull();
+  });
+});
+
 describe("a multipath map as the iSCSI leg", () => {
   it.concurrent("heal checks the map's WWID and its paths': a map over another volume is refused", async () => {
     const h = sim({ multipath: {} });

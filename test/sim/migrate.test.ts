@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { BIN, IQN, IQN2, type SimHost } from "./simhost";
+import { BIN, IQN, IQN2, waitFor, type SimHost } from "./simhost";
 import { useSimHosts } from "./use-sim";
 
 const sim = useSimHosts();
@@ -130,6 +130,10 @@ describe("migrate: refuses a stale disk, prepares the destination, runs xl migra
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(a.file("fake/xl.log"), "utf8").trim()).toBe("migrate -s fake-ssh 3 hostb");
     expect(readFileSync(a.file("fake/ssh.log"), "utf8")).toContain(`prepare --keep=600 lun0@${IQN} lun1@${IQN}`);
+    // xl reads an id modulo 2^32: 4294967299 would be domain 3, without its disks' checks
+    const wrapped = await a.run(["migrate", "4294967299", "hostb", "--ssh", "fake-ssh"]);
+    expect(wrapped.code).toBe(2);
+    expect(wrapped.stderr).toMatch(/domain id 4294967299 is not one a domain can have \(1 to 32751\)/);
     const none = await a.run(["migrate", "5", "hostb", "--ssh", "fake-ssh"]);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/there is no domain 5/);
@@ -194,7 +198,9 @@ describe("migrate: refuses a stale disk, prepares the destination, runs xl migra
     const r = await h.run(["remove"], { xenbus: be! });
     expect(r.code, r.stderr).toBe(0);
     expect(hotplugLog(h)).toMatch(/ crit: .*my-vm-disk: domain 3 \(vm 11111111-2222-3333-4444-555555555555\) left this host while its iSCSI leg was faulty: if it was live-migrated, the destination runs on a stale disk/);
-    expect(readFileSync(h.file("fake/syslog.log"), "utf8")).toMatch(/^<26>crit: .*left this host while its iSCSI leg was faulty/m);
+    // logger writes syslog's lines on its own, after the remove ended: waited for, not timed
+    const syslog = (): string => (existsSync(h.file("fake/syslog.log")) ? readFileSync(h.file("fake/syslog.log"), "utf8") : "");
+    await waitFor(() => /^<26>crit: .*left this host while its iSCSI leg was faulty/m.test(syslog()));
   });
 
   it("an add rolled back with its iSCSI leg not current (built from the local leg) says nothing critical: no domain left", async () => {

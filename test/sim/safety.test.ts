@@ -272,7 +272,7 @@ function setGuard(h: SimHost, extra: Record<string, unknown> = {}): void {
       reason: "the iSCSI leg was faulty",
       iqn: IQN,
       lun: 1,
-      wwid: null,
+      wwid: h.lunWwid(IQN, 1),
       local: { device: "/dev/vg0/my-vm-disk", major: 120, minor: 0, id: "dm-uuid:LVM-simvg0000" },
       ...extra,
     }),

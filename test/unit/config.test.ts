@@ -10,7 +10,7 @@ describe("parseConfig", () => {
   });
   it("reads every key", () => {
     const { config, warnings } = parseConfig(
-      "[iscsi]\nportals = 192.0.2.10, [2001:db8::1]:3261 filer.example\nlogin-timeout = 3\nlogin-retries = 2\nreplacement-timeout = 20\n[attach]\ndeadline = 25\n[md]\nsync-speed-min = 5000\nsync-speed-max = 90000\non-stale-iscsi = prefer-local\n[multipath]\nuse = no\nwait = 5\nqueueing = warn\n[monitor]\ninterval = 10\n[log]\nsyslog = no\nfile = none\n",
+      "[iscsi]\nportals = 192.0.2.10, [2001:db8::1]:3261 filer.example\nlogin-timeout = 3\nlogin-retries = 2\nreplacement-timeout = 20\n[attach]\ndeadline = 25\n[md]\nsync-speed-min = 5000\nsync-speed-max = 90000\non-stale-iscsi = prefer-local\n[multipath]\nuse = no\nwait = 5\nqueueing = warn\n[monitor]\ninterval = 10\nmetrics = /var/lib/node-exporter/textfile/bi.prom\n[log]\nsyslog = no\nfile = none\n",
       F,
     );
     expect(warnings).toEqual([]);
@@ -27,6 +27,7 @@ describe("parseConfig", () => {
       multipathWaitS: 5,
       multipathQueueing: "warn",
       monitorIntervalS: 10,
+      metricsFile: "/var/lib/node-exporter/textfile/bi.prom",
       logSyslog: false,
       logFile: null,
     });

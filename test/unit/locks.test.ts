@@ -1,6 +1,7 @@
 // Locks the kernel releases with their holder (src/host/locks.ts): at most one holder at a time,
 // ever; a stopped holder keeps its lock; a dead one loses it, with no takeover by anyone.
 import { spawn, type ChildProcess } from "node:child_process";
+import { connect } from "node:net";
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -71,6 +72,35 @@ describe("locks: the kernel's, released with their holder", () => {
     } finally {
       h.kill("SIGKILL");
     }
+  });
+
+  it("a connection to the lock's socket (anyone may connect to an abstract one) neither delays the release nor keeps the name taken", async () => {
+    const d = dir();
+    const locks = locksIn(d);
+    const lock = await locks.take("label-c", new Deadline(2000));
+    const key = readFileSync(path.join(d, "lock-key"));
+    const client = connect({ path: `\0${lockAddress(key, "label-c")}` });
+    await new Promise<void>((res) => client.once("connect", () => res()));
+    const closed = new Promise<void>((res) => client.once("close", () => res()));
+    // the holder closes such a connection at once; its release does not wait for anything
+    await closed;
+    const again = connect({ path: `\0${lockAddress(key, "label-c")}` });
+    again.on("error", () => undefined);
+    await lock.release();
+    const next = await locksIn(d).take("label-c", new Deadline(2000));
+    await next.release();
+    again.destroy();
+  });
+
+  it("a key file replaced meanwhile (the state folder wiped) makes a long-running holder use the new key", async () => {
+    const d = dir();
+    const locks = locksIn(d);
+    await (await locks.take("x", new Deadline(2000))).release();
+    rmSync(path.join(d, "lock-key"));
+    const other = locksIn(d);
+    const held = await other.take("label-k", new Deadline(2000)); // makes a new key
+    await expect(locks.take("label-k", new Deadline(300))).rejects.toThrow(/not freed in time/);
+    await held.release();
   });
 
   it("one process never takes one lock twice (a bug, said at once instead of waiting for itself)", async () => {

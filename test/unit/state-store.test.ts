@@ -1,12 +1,12 @@
-import { fs as memfs, vol } from "memfs";
+// The state store on a real temporary folder: its files go through safe-files, which works inside
+// the folder it writes to (chdir), so an in-memory file system cannot stand in for it.
 import { spawnSync } from "node:child_process";
-import { beforeEach, describe, expect, it, vi } from "vitest";
-
-vi.mock("node:fs/promises", () => ({ ...memfs.promises, default: memfs.promises }));
-vi.mock("node:fs", () => ({ ...memfs, default: memfs }));
-
-const { StateStore } = await import("../../src/host/state-store");
-const { pathsUnder } = await import("../../src/host/paths");
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { pathsUnder } from "../../src/host/paths";
+import { StateStore } from "../../src/host/state-store";
 
 const record = {
   id: "vbd-3-51712", spec: "lun0@iqn.2014-06.fr.example:x", iqn: "iqn.2014-06.fr.example:x", lun: 0, label: null, writable: true,
@@ -14,37 +14,47 @@ const record = {
   iscsi: null, local: null, md: null, device: null, devicePath: null,
 };
 
-describe("StateStore (memfs)", () => {
-  beforeEach(() => vol.reset());
-  const store = () => new StateStore(pathsUnder("/host"));
+const roots: string[] = [];
+afterAll(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+function host(): { root: string; run: string; store: StateStore } {
+  const root = mkdtempSync(path.join(os.tmpdir(), "bistate-"));
+  roots.push(root);
+  return { root, run: path.join(root, "run/block-iscsimple"), store: new StateStore(pathsUnder(root)) };
+}
 
+describe("StateStore", () => {
   it("creates /run/block-iscsimple 0700 and tightens a loose one", async () => {
-    vol.mkdirSync("/host/run/block-iscsimple", { recursive: true, mode: 0o755 });
-    await store().ensure();
-    expect(vol.statSync("/host/run/block-iscsimple").mode & 0o777).toBe(0o700);
-    expect(vol.existsSync("/host/run/block-iscsimple/attach")).toBe(true);
+    const h = host();
+    mkdirSync(h.run, { recursive: true });
+    chmodSync(h.run, 0o755);
+    await h.store.ensure();
+    expect(statSync(h.run).mode & 0o777).toBe(0o700);
+    expect(existsSync(path.join(h.run, "attach"))).toBe(true);
   });
   it("writes, lists and deletes records atomically", async () => {
-    const s = store();
-    await s.ensure();
-    await s.putAttachment(record);
-    expect(await s.getAttachment(record.id)).toEqual(record);
-    expect(vol.readdirSync("/host/run/block-iscsimple/attach")).toEqual(["vbd-3-51712.json"]);
-    expect(await s.attachments()).toHaveLength(1);
-    await s.deleteAttachment(record.id);
-    expect(await s.attachments()).toEqual([]);
+    const h = host();
+    await h.store.ensure();
+    await h.store.putAttachment(record);
+    expect(await h.store.getAttachment(record.id)).toEqual(record);
+    expect(readdirSync(path.join(h.run, "attach"))).toEqual(["vbd-3-51712.json"]);
+    expect(await h.store.attachments()).toHaveLength(1);
+    await h.store.deleteAttachment(record.id);
+    expect(await h.store.attachments()).toEqual([]);
   });
   it("drops the temporary files of a writer that died before its rename, and only those", async () => {
+    const h = host();
     const dead = spawnSync("true").pid;
-    vol.mkdirSync("/host/run/block-iscsimple/attach", { recursive: true, mode: 0o700 });
-    vol.writeFileSync(`/host/run/block-iscsimple/attach/vbd-3-51712.json.${dead}.tmp`, "{");
-    vol.writeFileSync(`/host/run/block-iscsimple/attach/vbd-4-51712.json.${process.pid}.tmp`, "{");
-    vol.writeFileSync(`/host/run/block-iscsimple/lock-key.${dead}.0a1b2c3d.tmp`, "{}");
-    await store().ensure();
-    expect(vol.readdirSync("/host/run/block-iscsimple/attach")).toEqual([`vbd-4-51712.json.${process.pid}.tmp`]);
-    expect((vol.readdirSync("/host/run/block-iscsimple") as string[]).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    mkdirSync(path.join(h.run, "attach"), { recursive: true, mode: 0o700 });
+    writeFileSync(path.join(h.run, `attach/.vbd-3-51712.json.${dead}.0a1b2c3d4e5f.tmp`), "{");
+    writeFileSync(path.join(h.run, `attach/.vbd-4-51712.json.${process.pid}.0a1b2c3d4e5f.tmp`), "{");
+    writeFileSync(path.join(h.run, `lock-key.${dead}.0a1b2c3d.tmp`), "{}");
+    await h.store.ensure();
+    expect(readdirSync(path.join(h.run, "attach"))).toEqual([`.vbd-4-51712.json.${process.pid}.0a1b2c3d4e5f.tmp`]);
+    expect(readdirSync(h.run).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
   it("refuses a record id that could leave the directory", async () => {
-    await expect(store().putAttachment({ ...record, id: "../../etc/passwd" })).rejects.toThrow(/unsafe state file name/);
+    await expect(host().store.putAttachment({ ...record, id: "../../etc/passwd" })).rejects.toThrow(/unsafe state file name/);
   });
 });
