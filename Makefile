@@ -42,6 +42,7 @@ sim: $(BIN) $(SIMBIN)
 	$(NODE) node_modules/vitest/vitest.mjs run test/sim
 
 test: $(BIN) $(SIMBIN) typecheck lint
+	test/e2e/maybe-run.sh --prefetch
 	$(NODE) node_modules/vitest/vitest.mjs run --reporter=default --reporter=json --outputFile.json=build/vitest.json
 	@$(NODE) scripts/test-summary.mjs build/vitest.json
 	$(MAKE) deb-test

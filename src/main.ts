@@ -1,7 +1,5 @@
 import { describeError, EXIT } from "./core/errors";
 import { hotplug } from "./cli/hotplug";
-import { mdEventCommand } from "./cli/md-event";
-import { MD_EVENT_RE } from "./core/commands";
 import { loadAdmin } from "./admin-loader";
 
 /** Entry point. libxl runs us as `block-iscsimple add|remove` with XENBUS_PATH set: hotplug mode. */
@@ -13,10 +11,6 @@ async function main(argv: readonly string[]): Promise<number> {
     // the kernel still holds, in the thread pool), its log handed over
     const code = await hotplug(args[0], xenbusPath);
     process.exit(code);
-  }
-  // mdadm --monitor, started by our monitor, runs us as PROGRAM EVENT MD [MEMBER]
-  if (process.env.BLOCK_ISCSIMPLE_MD_EVENT === "1" && args.length >= 2 && args.length <= 3 && MD_EVENT_RE.test(args[0] as string)) {
-    return mdEventCommand(args[0] as string, args[1] as string, args[2] ?? null);
   }
   return loadAdmin()(args);
 }

@@ -48,13 +48,29 @@ export const mdadm = {
   stop: (md: string): Argv => ["mdadm", "--stop", md],
   /**
    * mdadm's event monitor over every array in /proc/mdstat (new ones too): it wakes on md's events
-   * (a poll of /proc/mdstat), not on a timer, and runs PROGRAM EVENT MD [MEMBER] for each.
+   * (a poll of /proc/mdstat), not on a timer, and runs PROGRAM EVENT MD [MEMBER] for each, waiting
+   * for it. PROGRAM is echo: the event becomes a line on mdadm's stdout, which the monitor reads
+   * (an event costs a fork of echo, not a start of this program: a new array's events come while a
+   * migrating VM is suspended, and compete with its adds for the CPU).
    */
-  monitor: (program: string, delayS: number): Argv => ["mdadm", "--monitor", "--scan", `--program=${program}`, `--delay=${delayS}`],
+  monitor: (delayS: number): Argv => ["mdadm", "--monitor", "--scan", `--program=${MD_EVENT_PROGRAM}`, `--delay=${delayS}`],
 };
+
+/** What mdadm --monitor runs for an event: it prints the event's words, one line on mdadm's stdout. */
+export const MD_EVENT_PROGRAM = "/bin/echo";
 
 /** The events mdadm --monitor reports (mdadm(8), MONITOR MODE). */
 export const MD_EVENT_RE = /^(?:Fail|FailSpare|DegradedArray|SpareActive|RebuildStarted|Rebuild\d{2}|RebuildFinished|NewArray|DeviceDisappeared|SparesMissing|TestMessage|MoveSpare)$/;
+
+/** One line of mdadm --monitor's stdout: EVENT MD [MEMBER], with each word checked; null for anything else. */
+export function parseMdEventLine(line: string): { event: string; md: string; member: string | null } | null {
+  const words = line.trim().split(" ");
+  if (words.length < 2 || words.length > 3) return null;
+  const [event, md, member] = words as [string, string, string | undefined];
+  if (!MD_EVENT_RE.test(event) || !/^\/dev\/(?:md\/)?[A-Za-z0-9_-]{1,64}$/.test(md)) return null;
+  if (member !== undefined && !/^\/dev\/[A-Za-z0-9_./:-]{1,200}$/.test(member)) return null;
+  return { event, md, member: member ?? null };
+}
 
 export const multipath = {
   /** Exit 0 when multipath's configuration makes DEV a path of a multipath map. */

@@ -14,6 +14,7 @@ import { heal, type HealInputs } from "./heal";
 import type { AttachmentRecord } from "../core/records";
 import { clearGuardObserved, healthOf } from "./arrays";
 import { expirePrepared } from "./prepared";
+import { mdEvent } from "./md-event";
 
 /** What one round of the monitor saw and did. */
 interface Round {
@@ -76,15 +77,20 @@ export async function monitorRunning(host: Host): Promise<boolean> {
 }
 
 /**
- * mdadm --monitor reports a failed leg as soon as md does (it waits on /proc/mdstat's events) and
- * runs this program for it, which writes the direction guard at once. If mdadm ends, it is started
- * again (after a pause); the polling of the loop below stays as the fallback.
+ * mdadm --monitor reports a failed leg as soon as md does (it waits on /proc/mdstat's events), as a
+ * line that this process reads (md.watchEvents), and the direction guard is written at once. If
+ * mdadm ends, it is started again (after a pause); the polling of the loop below stays as the fallback.
  */
 function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { stop: () => void } {
   let current: { stop: () => void } | null = null;
   let done = false;
+  // one event at a time, in mdadm's order (a Fail before the SpareActive that follows it)
+  let chain: Promise<void> = Promise.resolve();
+  const onEvent = (e: { event: string; md: string; member: string | null }): void => {
+    chain = chain.then(() => mdEvent(host, e.event, e.md, e.member)).catch((err: unknown) => host.log.warn(`md event ${e.event} on ${e.md}: ${errorMessage(err)}`));
+  };
   const start = (): void => {
-    current = host.md.watchEvents(process.execPath, Math.max(1, config.monitorIntervalS), (why) => {
+    current = host.md.watchEvents(Math.max(1, config.monitorIntervalS), onEvent, (why) => {
       if (done || stopped()) return;
       // with no array to watch mdadm stops at once: normal on an idle host, not worth a warning
       // every few seconds (it is started again, and sees the arrays built meanwhile)

@@ -1,7 +1,7 @@
 import { lstat, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { mdadm } from "../core/commands";
+import { mdadm, parseMdEventLine } from "../core/commands";
 import { parseSyncCompleted, type ArrayState, type LegState } from "../core/md-state";
 import { sleepMs, type Deadline } from "./clock";
 import { toolPath, type HostPaths } from "./paths";
@@ -91,12 +91,25 @@ export class Md {
    * Starts mdadm's event monitor, which runs PROGRAM for each md event (env BLOCK_ISCSIMPLE_MD_EVENT=1
    * tells PROGRAM, this executable, why it runs). Returns how to stop it; ONEXIT says when it ended.
    */
-  watchEvents(program: string, delayS: number, onExit: (why: string) => void): { stop: () => void } {
-    const [file, ...args] = mdadm.monitor(program, delayS);
-    const child = spawn(file, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LC_ALL: "C", PATH: toolPath(this.paths.root), BLOCK_ISCSIMPLE_MD_EVENT: "1" } });
+  /**
+   * Runs mdadm --monitor, its program echo (commands.ts): each event is a line on its stdout, given
+   * to ON_EVENT once its words are checked (another line is ignored). ON_EXIT: mdadm ended, and why.
+   */
+  watchEvents(delayS: number, onEvent: (e: { event: string; md: string; member: string | null }) => void, onExit: (why: string) => void): { stop: () => void } {
+    const [file, ...args] = mdadm.monitor(delayS);
+    const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C", PATH: toolPath(this.paths.root) } });
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => {
       if (stderr.length < 4096) stderr += c.toString("utf8");
+    });
+    let partial = "";
+    child.stdout.on("data", (c: Buffer) => {
+      const lines = (partial + c.toString("utf8")).split("\n");
+      partial = (lines.pop() ?? "").slice(-4096);
+      for (const line of lines) {
+        const e = parseMdEventLine(line);
+        if (e) onEvent(e);
+      }
     });
     let told = false;
     const tell = (why: string): void => {

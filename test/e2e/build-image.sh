@@ -5,6 +5,7 @@
 # clones reuse it): root.img (ext4, booted read-only with snapshot=on), vmlinuz, initrd.img,
 # xen (ELF, multiboot), xen-shadow (the migration boots' hypervisor, or xen-shadow.missing: why not),
 # domu-initrd.gz. Rebuilt only when an input changes; prints the folder.
+# --host-tools: only install the host's tools (qemu, debootstrap...), with the host's apt.
 # Needs root and apt. Env: LAB_CACHE (default /var/cache/block-iscsimple-lab), MIRROR, SECURITY.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -13,6 +14,7 @@ PKGS="linux-image-amd64 udev kmod mdadm open-iscsi tgt xen-utils-4.17 xen-hyperv
 log() { echo "[lab image $(date +%T)] $*" >&2; }
 
 [ "$(id -u)" = 0 ] || { echo "build-image: needs root (debootstrap, chroot, mount)" >&2; exit 1; }
+HOST_TOOLS_ONLY=0; [ "${1:-}" = --host-tools ] && HOST_TOOLS_ONLY=1
 
 # host tools
 need=""
@@ -25,6 +27,14 @@ if [ -n "$need" ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >&2
 fi
+
+[ $HOST_TOOLS_ONLY = 1 ] && exit 0
+
+# one build at a time: `make test` starts one in the background while the other levels run, and the
+# lab's own call waits here for it (then finds it done)
+mkdir -p "$CACHE"
+exec 9> "$CACHE/.build.lock"
+flock 9
 
 HASH=$( (echo "$PKGS"; cat "$HERE/build-image.sh" "$HERE/guest/lab-init" "$HERE/guest/domu-init") | sha256sum | cut -c1-16)
 OUT=$CACHE/img-$HASH

@@ -4,6 +4,8 @@ import { describe, expect, it } from "vitest";
 import { IQN, PORTAL, processesUnder, SimHost, waitFor } from "./simhost";
 import { useSimHosts } from "./use-sim";
 
+const hotplugLog = (h: SimHost): string => (existsSync(h.file("var/log/xen/xen-hotplug.log")) ? readFileSync(h.file("var/log/xen/xen-hotplug.log"), "utf8") : "");
+
 const sim = useSimHosts();
 
 const SPEC = `lun1@${IQN}+my-vm-disk`;
@@ -365,7 +367,7 @@ describe("the guard survives a crash", () => {
     expect(g).toMatchObject({ label: "my-vm-disk", iqn: IQN, lun: 1, local: { device: "/dev/vg0/my-vm-disk", id: "dm-uuid:LVM-simvg0000" } });
   });
 
-  it.concurrent("md fails the iSCSI leg: the monitor's mdadm --monitor runs us and the guard is written at once", async () => {
+  it.concurrent("md fails the iSCSI leg: the monitor reads mdadm --monitor's event and the guard is written at once", async () => {
     const h = sim({ config: "[monitor]\ninterval = 3600\n" });
     expect((await h.run(["add", SPEC])).code).toBe(0);
     h.finishRecovery("my-vm-disk");
@@ -377,22 +379,30 @@ describe("the guard survives a crash", () => {
       // the monitor's own poll is an hour away: only the event can write it
       await waitFor(() => existsSync(guardFile(h)));
       expect(JSON.parse(readFileSync(guardFile(h), "utf8"))).toMatchObject({ label: "my-vm-disk", reason: expect.stringMatching(/md reported Fail: the iSCSI leg is faulty/) as unknown });
-      expect(h.calls().find((c) => c.startsWith("mdadm --monitor "))).toMatch(/--monitor --scan --program=\S+block-iscsimple --delay=3600/);
+      expect(h.calls().find((c) => c.startsWith("mdadm --monitor "))).toMatch(/--monitor --scan --program=\/bin\/echo --delay=3600/);
     } finally {
       mon.kill("SIGTERM");
     }
     await waitFor(() => processesUnder(h.root).length === 0);
   });
 
-  it.concurrent("an md event about an array that is not ours, or a healthy one, writes nothing", async () => {
-    const h = sim();
+  it.concurrent("an md event about an array that is not ours, or a healthy one, writes nothing; a line that is not an event is ignored", async () => {
+    const h = sim({ config: "[monitor]\ninterval = 3600\n" });
     expect((await h.run(["add", SPEC])).code).toBe(0);
     h.finishRecovery("my-vm-disk");
-    const env = { BLOCK_ISCSIMPLE_MD_EVENT: "1" };
-    expect((await h.run(["Fail", "/dev/md5", "/dev/sdq"], { env })).code).toBe(0);
-    expect((await h.run(["SpareActive", "/dev/md127", "/dev/sdb"], { env })).code).toBe(0);
-    expect(existsSync(guardFile(h))).toBe(false);
-    expect((await h.run(["Fail", "/dev/../etc/passwd"], { env })).code).toBe(2);
+    const mon = h.start(["monitor"]);
+    try {
+      await waitFor(() => existsSync(h.file("fake/mdadm-monitor.ready")));
+      // mdadm runs its program (echo) with these words: each is a line on mdadm's stdout
+      writeFileSync(h.file("fake/mdadm-monitor.inject"), "Fail /dev/../etc/passwd\nFail /dev/md5 /dev/sdq\nSpareActive /dev/md127 /dev/sdb\n");
+      await waitFor(() => /md event SpareActive on \/dev\/md127 \(\/dev\/sdb\): my-vm-disk: iSCSI leg in_sync/.test(hotplugLog(h)));
+      expect(hotplugLog(h)).toMatch(/md event Fail on \/dev\/md5 \(\/dev\/sdq\): not an array of block-iscsimple/);
+      expect(hotplugLog(h)).not.toMatch(/passwd/);
+      expect(existsSync(guardFile(h))).toBe(false);
+    } finally {
+      mon.kill("SIGTERM");
+    }
+    await waitFor(() => processesUnder(h.root).length === 0);
   });
 
   it.concurrent("heal writes the guard before it re-adds the iSCSI leg (a failed re-add leaves it set)", async () => {

@@ -15,7 +15,7 @@ type = "pv"
 kernel = "/boot/vmlinuz-$KVER"
 ramdisk = "/var/lib/lab/domu-initrd.gz"
 extra = "console=hvc0 loglevel=4 $3"
-memory = 128
+memory = ${DOMU_MEM:-128}
 vcpus = 1
 disk = [ $2 ]
 on_poweroff = "destroy"

@@ -1,6 +1,6 @@
 // The simulated host's tools as executables: SimHost puts a wrapper for each tool on PATH that runs
 // `node fakehost.ts TOOL ARGS...` (Node strips the types). State and faults: world.ts, tools.ts.
-import { spawn } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { act, faultOutcome, logLine, prepare, type Outcome } from "./tools.ts";
@@ -29,12 +29,20 @@ function finish(o: Outcome): never {
   process.exit(o.code);
 }
 
-/** mdadm --monitor --program=P: runs P Fail /dev/mdN /dev/MEMBER when a member turns faulty (polls the world). */
+/**
+ * mdadm --monitor --program=P: runs P Fail /dev/mdN /dev/MEMBER when a member turns faulty (polls the
+ * world), P's stdout its own as with mdadm; also P with the words of each line a test appends to
+ * fake/mdadm-monitor.inject (other events).
+ */
 function mdadmMonitor(): never {
   const prog = args.find((a) => a.startsWith("--program="))?.slice("--program=".length) ?? "";
   const seen = new Map<string, boolean>();
   const ready = path.join(fakeDir(root), "mdadm-monitor.ready");
+  const inject = path.join(fakeDir(root), "mdadm-monitor.inject");
+  let injected = 0;
   for (;;) {
+    const lines = fs.existsSync(inject) ? fs.readFileSync(inject, "utf8").split("\n").filter((l) => l !== "") : [];
+    for (; injected < lines.length; injected++) spawnSync(prog, (lines[injected] as string).split(" "), { stdio: ["ignore", "inherit", "ignore"] });
     const w = loadWorld(root);
     for (const [md, a] of Object.entries(w.md ?? {})) {
       for (const m of a.members) {
@@ -42,7 +50,7 @@ function mdadmMonitor(): never {
         const faulty = m.state.includes("faulty");
         if (faulty && seen.get(key) === false) {
           fs.appendFileSync(path.join(fakeDir(root), "md-events.log"), `Fail /dev/${md} /dev/${m.name}\n`);
-          spawn(prog, ["Fail", `/dev/${md}`, `/dev/${m.name}`], { stdio: "ignore", env: process.env });
+          spawnSync(prog, ["Fail", `/dev/${md}`, `/dev/${m.name}`], { stdio: ["ignore", "inherit", "ignore"] });
         }
         seen.set(key, faulty);
       }
