@@ -68,8 +68,8 @@ export function parseMdEventLine(line: string): { event: string; md: string; mem
   if (words.length < 2 || words.length > 3) return null;
   const [event, md, member] = words as [string, string, string | undefined];
   if (!MD_EVENT_RE.test(event) || !/^\/dev\/(?:md\/)?[A-Za-z0-9_-]{1,64}$/.test(md)) return null;
-  if (member !== undefined && !/^\/dev\/[A-Za-z0-9_./:-]{1,200}$/.test(member)) return null;
-  return { event, md, member: member ?? null };
+  // the member is only shown: one that is not a plain device path is left out, not the event
+  return { event, md, member: member !== undefined && /^\/dev\/[A-Za-z0-9_./:-]{1,200}$/.test(member) ? member : null };
 }
 
 export const multipath = {

@@ -65,7 +65,8 @@ export async function monitor(host: Host, config: Config, opts: { once: boolean;
       });
     });
   } finally {
-    events?.stop();
+    // an event being handled (a guard being written) ends first
+    await events?.stop();
     if (!opts.once) await host.store.putMonitor(null);
   }
 }
@@ -81,7 +82,7 @@ export async function monitorRunning(host: Host): Promise<boolean> {
  * line that this process reads (md.watchEvents), and the direction guard is written at once. If
  * mdadm ends, it is started again (after a pause); the polling of the loop below stays as the fallback.
  */
-function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { stop: () => void } {
+function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { stop: () => Promise<void> } {
   let current: { stop: () => void } | null = null;
   let done = false;
   // one event at a time, in mdadm's order (a Fail before the SpareActive that follows it)
@@ -107,6 +108,7 @@ function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { st
     stop: () => {
       done = true;
       current?.stop();
+      return chain;
     },
   };
 }

@@ -1,4 +1,4 @@
-import { FailedError, InputError, InternalError } from "../core/errors";
+import { FailedError, InputError, InternalError, RefusedError } from "../core/errors";
 import { describeQueueing, judgeQueueing } from "../core/multipath";
 import type { Step } from "../core/plan";
 import { pollUntil, type Deadline } from "../host/clock";
@@ -53,12 +53,19 @@ export async function useMultipath(c: StepContext, s: MultipathStep): Promise<vo
     }
   }
   map = await waitForAllPaths(c, map, pathsOf);
+  // the map must be the LUN found: it holds that path, and multipath's WWID is the path's (a filer
+  // that shows another volume at this LUN number through another portal gets a map of that volume)
+  const pathWwid = journal.record.iscsiWwid;
+  const mapWwid = map.wwid.toLowerCase();
+  if (!map.paths.includes(lun.name) || (pathWwid != null && pathWwid !== mapWwid)) {
+    throw new RefusedError(
+      `lun${s.lun} of ${s.iqn} is ${shown(host.paths, lun.path)} (WWID ${pathWwid ?? "unknown"}), but the multipath map ${map.name} (WWID ${mapWwid}) over ${map.paths.join(", ")} ${map.paths.includes(lun.name) ? "names another volume" : "does not hold it"}: the filer may show another volume at this LUN number through another portal; nothing was copied ([multipath] use = no uses the one path)`,
+    );
+  }
   await checkQueueing(c, s, map);
   host.log.step(`lun${s.lun} of ${s.iqn} is the multipath map ${shown(host.paths, map.path)} (${hexDev(map.dev)}, WWID ${map.wwid}) over ${map.paths.join(", ")}`);
   // the map is known by its WWID only when the LUN's path said the same (find-lun read it)
-  const pathWwid = journal.record.iscsiWwid;
-  const mapWwid = map.wwid.toLowerCase();
-  if (pathWwid !== mapWwid) host.log.warn(`multipath map ${map.name} has WWID ${mapWwid}, the LUN's path ${pathWwid ?? "none"}: no WWID is recorded`);
+  if (pathWwid == null) host.log.warn(`multipath map ${map.name} has WWID ${mapWwid}, the LUN's path none: no WWID is recorded`);
   await journal.update({ iscsi: devRef(map.path, map.kernelName, map.dev), iscsiWwid: pathWwid === mapWwid ? mapWwid : null });
 }
 

@@ -254,8 +254,9 @@ export class Iscsi {
  */
 export function normaliseWwid(w: string | null): string | null {
   if (!w) return null;
-  // a t10 id is text: the kernel shows its blanks as they are and its NULs as \x00 (escaped)
-  const text = w.trim().replace(/(\\x00)+$/, "").trim().replace(/\s/g, "_");
+  // a t10 id is text: the kernel shows its blanks as they are and its NULs as \x00 (escaped); udev
+  // (whose ID_SERIAL is multipath's WWID) makes each run of blanks one "_"
+  const text = w.trim().replace(/(\\x00)+$/, "").trim().replace(/\s+/g, "_");
   const m = /^(naa|eui|t10)\.(.+)$/i.exec(text);
   const v = m ? `${{ t10: "1", eui: "2", naa: "3" }[(m[1] as string).toLowerCase() as "t10" | "eui" | "naa"]}${m[2]}` : text;
   return /^[\x21-\x7e]{1,200}$/.test(v) ? v.toLowerCase() : null;

@@ -186,7 +186,6 @@ export class Locks {
   }
 
   async take(name: string, deadline: Deadline): Promise<Lock> {
-    if (this.held.has(name)) throw new InternalError(`lock ${name} taken twice by this process`);
     this.checkNamespace();
     // the key as it is now, read at each lock (a few bytes): a long-running process (the monitor)
     // whose key file was replaced (the state folder wiped) must not go on with names nobody else uses
@@ -200,11 +199,13 @@ export class Locks {
     let waited = false;
     let server: Server | null;
     for (;;) {
-      server = await bind(address);
+      // another task of this process (the monitor's md events and its rounds) waits as another process would
+      server = this.held.has(name) ? null : await bind(address);
       if (server) break;
       waited = true;
       if (deadline.remainingMs() < 20) {
-        throw new FailedError(`lock ${name} is held by ${await this.describeHolder(address)} and was not freed in time`);
+        const holder = this.held.has(name) ? "this process (another of its tasks)" : await this.describeHolder(address);
+        throw new FailedError(`lock ${name} is held by ${holder} and was not freed in time`);
       }
       await sleepMs(Math.min(20, deadline.remainingMs()));
     }

@@ -33,7 +33,7 @@ fi
 # one build at a time: `make test` starts one in the background while the other levels run, and the
 # lab's own call waits here for it (then finds it done)
 mkdir -p "$CACHE"
-exec 9> "$CACHE/.build.lock"
+exec 9< "$CACHE"
 flock 9
 
 HASH=$( (echo "$PKGS"; cat "$HERE/build-image.sh" "$HERE/guest/lab-init" "$HERE/guest/domu-init") | sha256sum | cut -c1-16)
@@ -53,7 +53,9 @@ SECURITY=${SECURITY:-$(uri -security | head -1)}
 mkdir -p "$CACHE/debs"
 WORK=$CACHE/work-$HASH
 R=$WORK/rootfs
-rm -rf "$WORK"; mkdir -p "$WORK"
+# (a build killed before its cleanup may have left its mounts: never delete through them)
+umount "$R/proc" "$R/var/cache/apt/archives" 2>/dev/null || true
+rm -rf --one-file-system "$WORK"; mkdir -p "$WORK"
 cleanup() { umount "$R/proc" "$R/var/cache/apt/archives" 2>/dev/null || true; }
 trap cleanup EXIT
 log "debootstrap bookworm ($MIRROR)"

@@ -21,7 +21,8 @@ if [ "${1:-}" = --prefetch ]; then
   # the lab's guest image is built (or found) in the background while the other levels of `make
   # test` run (its host tools first, in the foreground: the host's apt is not for two at once);
   # the lab waits for it (build-image.sh's lock), and says why when it failed
-  "$HERE/build-image.sh" --host-tools || exit 1
+  # (a failure here is said again, and judged, by the lab's own run)
+  "$HERE/build-image.sh" --host-tools || exit 0
   mkdir -p "$HERE/../../build/lab"
   setsid "$HERE/build-image.sh" > "$HERE/../../build/lab/image-prefetch.log" 2>&1 < /dev/null &
   echo "lab: building the guest image in the background (build/lab/image-prefetch.log)"

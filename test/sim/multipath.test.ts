@@ -47,6 +47,18 @@ describe("multipath", () => {
     expect(h.leftovers()).toEqual([]);
   });
 
+  it.concurrent("a map whose WWID is not the LUN's path's is refused before anything is copied (another volume at that LUN number)", async () => {
+    const h = twoPaths({});
+    h.setWorld((w) => {
+      w.mpath!.otherWwid = `3${"0".repeat(31)}7`;
+    });
+    const r = await h.run(["add", SPEC]);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/lun1 of \S+ is \/dev\/sd\w \(WWID 36\w+\), but the multipath map mpatha \(WWID 30{31}7\) over .* names another volume/);
+    expect(h.calls().filter((c) => c.startsWith("mdadm --build"))).toEqual([]);
+    expect(h.leftovers()).toEqual([]);
+  });
+
   it.concurrent("a path udev has not recorded yet: settles udev, asks again, then uses the map", async () => {
     const h = twoPaths({ claim: "after-settle" });
     const r = await h.run(["add", SPEC]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ISCSI_ERR, parseNodeList } from "../../src/core/commands";
+import { ISCSI_ERR, parseMdEventLine, parseNodeList } from "../../src/core/commands";
 import { oneLine } from "../../src/core/errors";
 import { parseSyncCompleted, summariseArray } from "../../src/core/md-state";
 import { hexDev, parseDevFile } from "../../src/host/sysfs";
@@ -82,5 +82,21 @@ describe("node record files", () => {
     expect(recordPortals([rec("192.0.2.10"), { "node.name": "iqn.x" }])).toBeNull();
     expect(recordPortals([rec("192.0.2.10", "99999")])).toBeNull();
     expect(recordPortals([rec("bad host!")])).toBeNull();
+  });
+});
+
+describe("parseMdEventLine (mdadm --monitor's program is echo: one line per event)", () => {
+  it("takes EVENT MD [MEMBER], checking each word", () => {
+    expect(parseMdEventLine("Fail /dev/md127 /dev/sda\n")).toEqual({ event: "Fail", md: "/dev/md127", member: "/dev/sda" });
+    expect(parseMdEventLine("NewArray /dev/md/lab-disk")).toEqual({ event: "NewArray", md: "/dev/md/lab-disk", member: null });
+    expect(parseMdEventLine("Rebuild20 /dev/md126")).toEqual({ event: "Rebuild20", md: "/dev/md126", member: null });
+  });
+  it("a member that is not a plain device path is left out, not the event", () => {
+    expect(parseMdEventLine("Fail /dev/md127 /dev/$(reboot)")).toEqual({ event: "Fail", md: "/dev/md127", member: null });
+  });
+  it("anything else is not an event", () => {
+    for (const line of ["", "Fail", "Fail /dev/../etc/passwd", "Explode /dev/md127", "Fail /dev/md127 /dev/sda extra", "Fail  /dev/md127", "fail /dev/md127"]) {
+      expect(parseMdEventLine(line)).toBeNull();
+    }
   });
 });

@@ -69,7 +69,7 @@ describe("the direction guard", () => {
   it("normalises SCSI and multipath WWIDs to one form", () => {
     expect(normaliseWwid("naa.6001405abcdef")).toBe("36001405abcdef");
     // a t10 id is text: its blanks become _ (as udev's scsi_id --replace-whitespace), its trailing NULs go
-    expect(normaliseWwid("t10.IET     00010001\\x00\\x00")).toBe("1iet_____00010001");
+    expect(normaliseWwid("t10.IET     00010001\\x00\\x00")).toBe("1iet_00010001");
     expect(normaliseWwid("naa.600\u0007")).toBeNull();
     expect(normaliseWwid("eui.0025385b71b0")).toBe("20025385b71b0");
     expect(normaliseWwid(null)).toBeNull();

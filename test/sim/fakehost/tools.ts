@@ -432,7 +432,7 @@ class Tools {
       m.pending = [...(m.pending ?? []), [sd, iqn, lun]];
       return;
     }
-    const wwid = wwidOf(w, iqn, lun);
+    const wwid = m.otherWwid ?? wwidOf(w, iqn, lun);
     let kn = Object.keys(m.maps).find((k) => m.maps[k]?.wwid === wwid);
     if (!kn) {
       const n = m.next++;

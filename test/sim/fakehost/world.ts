@@ -39,6 +39,8 @@ export interface Mpath {
   maps: Record<string, MpathMap>;
   next: number;
   pending?: [string, string, number][];
+  /** The WWID multipathd gives the maps it builds from now on, when not the path's (another volume). */
+  otherWwid?: string;
 }
 
 export interface World {
