@@ -15,6 +15,7 @@ import type { AttachmentRecord } from "../core/records";
 import { clearGuardObserved, healthOf } from "./arrays";
 import { expirePrepared } from "./prepared";
 import { mdEvent } from "./md-event";
+import { SerialByKey } from "../core/serial-by-key";
 
 /** What one round of the monitor saw and did. */
 interface Round {
@@ -85,10 +86,12 @@ export async function monitorRunning(host: Host): Promise<boolean> {
 function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { stop: () => Promise<void> } {
   let current: { stop: () => void } | null = null;
   let done = false;
-  // one event at a time, in mdadm's order (a Fail before the SpareActive that follows it)
-  let chain: Promise<void> = Promise.resolve();
+  // one array's events in mdadm's order (a Fail before the SpareActive that follows it), different
+  // arrays at once: when the filer goes, every array fails together, and each guard is written
+  // without waiting for the others' (mdadm names an array the same way in all its lines)
+  const events = new SerialByKey((md, err) => host.log.warn(`md event on ${md}: ${errorMessage(err)}`));
   const onEvent = (e: { event: string; md: string; member: string | null }): void => {
-    chain = chain.then(() => mdEvent(host, e.event, e.md, e.member)).catch((err: unknown) => host.log.warn(`md event ${e.event} on ${e.md}: ${errorMessage(err)}`));
+    events.run(e.md, () => mdEvent(host, e.event, e.md, e.member).catch((err: unknown) => host.log.warn(`md event ${e.event} on ${e.md}: ${errorMessage(err)}`)));
   };
   const start = (): void => {
     current = host.md.watchEvents(Math.max(1, config.monitorIntervalS), onEvent, (why) => {
@@ -108,7 +111,7 @@ function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { st
     stop: () => {
       done = true;
       current?.stop();
-      return chain;
+      return events.idle();
     },
   };
 }

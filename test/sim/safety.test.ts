@@ -386,6 +386,27 @@ describe("the guard survives a crash", () => {
     await waitFor(() => processesUnder(h.root).length === 0);
   });
 
+  it.concurrent("the filer goes: both arrays fail at once, and md's events write both guards (each array's in its own turn)", async () => {
+    const h = sim({ filer: { [IQN]: [0, 1, 2] }, config: "[monitor]\ninterval = 3600\n" });
+    const SPEC2 = `lun2@${IQN}+my-vm-data`;
+    for (const s of [SPEC, SPEC2]) expect((await h.run(["add", s])).code).toBe(0);
+    h.finishRecovery("my-vm-disk");
+    h.finishRecovery("my-vm-data");
+    const mon = h.start(["monitor"]);
+    try {
+      await waitFor(() => existsSync(h.file("fake/mdadm-monitor.ready")));
+      h.failLeg("my-vm-disk", "iscsi");
+      h.failLeg("my-vm-data", "iscsi");
+      await waitFor(() => existsSync(guardFile(h)) && existsSync(guardFile(h, "my-vm-data")));
+      for (const label of ["my-vm-disk", "my-vm-data"]) {
+        expect(JSON.parse(readFileSync(guardFile(h, label), "utf8"))).toMatchObject({ label, reason: expect.stringMatching(/md reported Fail: the iSCSI leg is faulty/) as unknown });
+      }
+    } finally {
+      mon.kill("SIGTERM");
+    }
+    await waitFor(() => processesUnder(h.root).length === 0);
+  });
+
   it.concurrent("an md event about an array that is not ours, or a healthy one, writes nothing; a line that is not an event is ignored", async () => {
     const h = sim({ config: "[monitor]\ninterval = 3600\n" });
     expect((await h.run(["add", SPEC])).code).toBe(0);

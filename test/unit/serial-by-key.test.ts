@@ -1,0 +1,124 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { SerialByKey } from "../../src/core/serial-by-key";
+
+/** A promise the test settles by hand. */
+function gate(): { promise: Promise<void>; open: () => void; fail: (err: Error) => void } {
+  let open!: () => void;
+  let fail!: (err: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    open = res;
+    fail = rej;
+  });
+  return { promise, open, fail };
+}
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe("SerialByKey (md's events: one array in order, many arrays at once)", () => {
+  it("a task of another key runs while the first key's task is stuck (a burst of failures: no guard waits for another array's)", async () => {
+    const q = new SerialByKey(() => undefined);
+    const stuck = gate();
+    const ran: string[] = [];
+    q.run("/dev/md127", async () => {
+      ran.push("md127 start");
+      await stuck.promise;
+      ran.push("md127 end");
+    });
+    q.run("/dev/md126", () => {
+      ran.push("md126");
+      return Promise.resolve();
+    });
+    await turn();
+    expect(ran).toEqual(["md127 start", "md126"]);
+    expect(q.busy).toBe(1);
+    stuck.open();
+    await q.idle();
+    expect(ran).toEqual(["md127 start", "md126", "md127 end"]);
+    expect(q.busy).toBe(0);
+  });
+
+  it("the tasks of one key run in the order given, one at a time", async () => {
+    const q = new SerialByKey(() => undefined);
+    const first = gate();
+    const ran: string[] = [];
+    q.run("md", async () => {
+      ran.push("Fail start");
+      await first.promise;
+      ran.push("Fail end");
+    });
+    q.run("md", () => {
+      ran.push("SpareActive");
+      return Promise.resolve();
+    });
+    await turn();
+    expect(ran).toEqual(["Fail start"]);
+    first.open();
+    await q.idle();
+    expect(ran).toEqual(["Fail start", "Fail end", "SpareActive"]);
+  });
+
+  it("a failed task is reported and the key's next task still runs; a report that throws stops nothing", async () => {
+    const errors: string[] = [];
+    const q = new SerialByKey((key, err) => {
+      errors.push(`${key}: ${(err as Error).message}`);
+      throw new Error("the report failed too");
+    });
+    const ran: string[] = [];
+    const bad = gate();
+    q.run("md", () => bad.promise);
+    q.run("md", () => {
+      ran.push("next");
+      return Promise.resolve();
+    });
+    bad.fail(new Error("no such array"));
+    await q.idle();
+    expect(errors).toEqual(["md: no such array"]);
+    expect(ran).toEqual(["next"]);
+    expect(q.busy).toBe(0);
+  });
+
+  it("idle waits for the tasks given while it waits", async () => {
+    const q = new SerialByKey(() => undefined);
+    const ran: string[] = [];
+    q.run("a", async () => {
+      await turn();
+      q.run("b", async () => {
+        await turn();
+        ran.push("b");
+      });
+      ran.push("a");
+    });
+    await q.idle();
+    expect(ran).toEqual(["a", "b"]);
+  });
+
+  it("any interleaving: per key, every task runs once, in order, never two at once", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.array(fc.tuple(fc.constantFrom("md125", "md126", "md127"), fc.nat({ max: 3 })), { maxLength: 25 }), async (s, tasks) => {
+        const failures: unknown[] = [];
+        const q = new SerialByKey((_key, err) => failures.push(err));
+        const running = new Map<string, number>();
+        const order = new Map<string, number[]>();
+        tasks.forEach(([key, steps], i) => {
+          q.run(key, async () => {
+            expect(running.get(key) ?? 0).toBe(0);
+            running.set(key, 1);
+            order.set(key, [...(order.get(key) ?? []), i]);
+            for (let k = 0; k < steps; k++) await s.schedule(Promise.resolve());
+            running.set(key, 0);
+          });
+        });
+        const done = q.idle();
+        await s.waitFor(done);
+        for (const [key, ids] of order) {
+          const given = tasks.map(([k], i) => (k === key ? i : -1)).filter((i) => i >= 0);
+          expect(ids).toEqual(given);
+        }
+        expect([...order.values()].flat().length).toBe(tasks.length);
+        expect(q.busy).toBe(0);
+        expect(failures).toEqual([]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
