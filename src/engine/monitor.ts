@@ -86,9 +86,9 @@ export async function monitorRunning(host: Host): Promise<boolean> {
 function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { stop: () => Promise<void> } {
   let current: { stop: () => void } | null = null;
   let done = false;
-  // one array's events in mdadm's order (a Fail before the SpareActive that follows it), different
-  // arrays at once: when the filer goes, every array fails together, and each guard is written
-  // without waiting for the others' (mdadm names an array the same way in all its lines)
+  // one array's events in mdadm's order (a Fail before the SpareActive that follows it), up to four
+  // arrays at once: when the filer goes every array fails together, and one whose label lock is busy
+  // does not hold back the guards of the others (mdadm names an array the same way in all its lines)
   const events = new SerialByKey((md, err) => host.log.warn(`md event on ${md}: ${errorMessage(err)}`));
   const onEvent = (e: { event: string; md: string; member: string | null }): void => {
     events.run(e.md, () => mdEvent(host, e.event, e.md, e.member).catch((err: unknown) => host.log.warn(`md event ${e.event} on ${e.md}: ${errorMessage(err)}`)));

@@ -386,7 +386,7 @@ describe("the guard survives a crash", () => {
     await waitFor(() => processesUnder(h.root).length === 0);
   });
 
-  it.concurrent("the filer goes: both arrays fail at once, and md's events write both guards (each array's in its own turn)", async () => {
+  it.concurrent("the filer goes: both arrays fail at once, and md's events write both guards (the order of their handling: test/unit/serial-by-key.test.ts)", async () => {
     const h = sim({ filer: { [IQN]: [0, 1, 2] }, config: "[monitor]\ninterval = 3600\n" });
     const SPEC2 = `lun2@${IQN}+my-vm-data`;
     for (const s of [SPEC, SPEC2]) expect((await h.run(["add", s])).code).toBe(0);

@@ -14,7 +14,7 @@ function gate(): { promise: Promise<void>; open: () => void; fail: (err: Error) 
 }
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-describe("SerialByKey (md's events: one array in order, many arrays at once)", () => {
+describe("SerialByKey (md's events: one array in order, a few arrays at once)", () => {
   it("a task of another key runs while the first key's task is stuck (a burst of failures: no guard waits for another array's)", async () => {
     const q = new SerialByKey(() => undefined);
     const stuck = gate();
@@ -77,6 +77,28 @@ describe("SerialByKey (md's events: one array in order, many arrays at once)", (
     expect(q.busy).toBe(0);
   });
 
+  it("at most LIMIT tasks at once: the next array waits for a slot, and gets the first one freed", async () => {
+    const q = new SerialByKey(() => undefined, 2);
+    const gates = [gate(), gate(), gate()];
+    const ran: string[] = [];
+    gates.forEach((g, i) => {
+      q.run(`md${i}`, async () => {
+        ran.push(`md${i} start`);
+        await g.promise;
+      });
+    });
+    await turn();
+    expect(ran).toEqual(["md0 start", "md1 start"]);
+    gates[1]!.open();
+    await turn();
+    expect(ran).toEqual(["md0 start", "md1 start", "md2 start"]);
+    gates[0]!.open();
+    gates[2]!.open();
+    await q.idle();
+    expect(q.busy).toBe(0);
+    expect(() => new SerialByKey(() => undefined, 0)).toThrow(RangeError);
+  });
+
   it("idle waits for the tasks given while it waits", async () => {
     const q = new SerialByKey(() => undefined);
     const ran: string[] = [];
@@ -92,17 +114,19 @@ describe("SerialByKey (md's events: one array in order, many arrays at once)", (
     expect(ran).toEqual(["a", "b"]);
   });
 
-  it("any interleaving: per key, every task runs once, in order, never two at once", async () => {
+  it("any interleaving: per key, every task runs once, in order, never two at once; never more than LIMIT in all", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.scheduler(), fc.array(fc.tuple(fc.constantFrom("md125", "md126", "md127"), fc.nat({ max: 3 })), { maxLength: 25 }), async (s, tasks) => {
+      fc.asyncProperty(fc.scheduler(), fc.integer({ min: 1, max: 3 }), fc.array(fc.tuple(fc.constantFrom("md124", "md125", "md126", "md127"), fc.nat({ max: 3 })), { maxLength: 25 }), async (s, limit, tasks) => {
         const failures: unknown[] = [];
-        const q = new SerialByKey((_key, err) => failures.push(err));
+        const q = new SerialByKey((_key, err) => failures.push(err), limit);
         const running = new Map<string, number>();
         const order = new Map<string, number[]>();
+        let most = 0;
         tasks.forEach(([key, steps], i) => {
           q.run(key, async () => {
             expect(running.get(key) ?? 0).toBe(0);
             running.set(key, 1);
+            most = Math.max(most, [...running.values()].filter((n) => n > 0).length);
             order.set(key, [...(order.get(key) ?? []), i]);
             for (let k = 0; k < steps; k++) await s.schedule(Promise.resolve());
             running.set(key, 0);
@@ -117,8 +141,9 @@ describe("SerialByKey (md's events: one array in order, many arrays at once)", (
         expect([...order.values()].flat().length).toBe(tasks.length);
         expect(q.busy).toBe(0);
         expect(failures).toEqual([]);
+        expect(most).toBeLessThanOrEqual(limit);
       }),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
   });
 });
