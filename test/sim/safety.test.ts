@@ -10,6 +10,8 @@ const sim = useSimHosts();
 
 const SPEC = `lun1@${IQN}+my-vm-disk`;
 const TAB = (...lines: string[]): string => `${lines.join("\n")}\n`;
+/** The monitor's metrics file: written at the end of each round (when its folder exists). */
+const PROM = "var/lib/prometheus/node-exporter/block_iscsimple.prom";
 const guardFile = (h: SimHost, label = "my-vm-disk"): string => h.file(`var/lib/block-iscsimple/stale/${label}.json`);
 const localFile = (h: SimHost, label = "my-vm-disk"): string => h.file(`var/lib/block-iscsimple/local/${label}.json`);
 
@@ -371,10 +373,12 @@ describe("the guard survives a crash", () => {
     const h = sim({ config: "[monitor]\ninterval = 3600\n" });
     expect((await h.run(["add", SPEC])).code).toBe(0);
     h.finishRecovery("my-vm-disk");
+    mkdirSync(h.file("var/lib/prometheus/node-exporter"), { recursive: true });
     const mon = h.start(["monitor"]);
     try {
-      // mdadm reports what changes after its first look at the arrays: fail the leg after that
-      await waitFor(() => existsSync(h.file("fake/mdadm-monitor.ready")));
+      // mdadm reports what changes after its first look at the arrays: fail the leg after that, and
+      // after the monitor's first round (its metrics file), which would write the guard itself
+      await waitFor(() => existsSync(h.file("fake/mdadm-monitor.ready")) && existsSync(h.file(PROM)));
       h.failLeg("my-vm-disk", "iscsi");
       // the monitor's own poll is an hour away: only the event can write it
       await waitFor(() => existsSync(guardFile(h)));
@@ -392,9 +396,11 @@ describe("the guard survives a crash", () => {
     for (const s of [SPEC, SPEC2]) expect((await h.run(["add", s])).code).toBe(0);
     h.finishRecovery("my-vm-disk");
     h.finishRecovery("my-vm-data");
+    mkdirSync(h.file("var/lib/prometheus/node-exporter"), { recursive: true });
     const mon = h.start(["monitor"]);
     try {
-      await waitFor(() => existsSync(h.file("fake/mdadm-monitor.ready")));
+      // after mdadm's first look and the monitor's first round (as above)
+      await waitFor(() => existsSync(h.file("fake/mdadm-monitor.ready")) && existsSync(h.file(PROM)));
       h.failLeg("my-vm-disk", "iscsi");
       h.failLeg("my-vm-data", "iscsi");
       await waitFor(() => existsSync(guardFile(h)) && existsSync(guardFile(h, "my-vm-data")));
