@@ -6,8 +6,9 @@ dt() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}'; }
 wanted() { local only; only=$(karg lab.only); [ -z "$only" ] || [[ "+$only+" == *"+$1+"* ]]; }
 karg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^$1=//p"; }
 FAILED=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
+# each result with the guest's uptime at its end (where a boot's time goes)
+pass() { echo "PASS: $* (at $(now) s)"; }
+fail() { echo "FAIL: $* (at $(now) s)"; FAILED=$((FAILED + 1)); }
 # check NAME COMMAND...: PASS when the command succeeds, else FAIL with its output as the reason,
 # followed by the evidence (EVIDENCE lines, which run.sh prints with the FAIL line)
 check() {
@@ -80,6 +81,10 @@ install_program() {
     mkdir -p /etc/xen/scripts
     install -m 0755 /lab/build/block-iscsimple /etc/xen/scripts/block-iscsimple
   fi
+  configure_program
+}
+# the lab's configuration (again, for a later part of the same boot)
+configure_program() {
   cat > /etc/xen/scripts/block-iscsimple.conf <<CONF
 [iscsi]
 portals = ${LAB_PORTAL:-127.0.0.1}

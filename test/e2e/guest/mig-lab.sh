@@ -32,10 +32,13 @@ SSH=/usr/local/bin/lab-ssh
 # -t: after hosta's side ends its input, wait for the command to finish (socat's 0.5 s would cut it)
 socat -t 100000 TCP-LISTEN:8003,reuseaddr,fork EXEC:/lab/test/e2e/guest/lab-rexec &
 mkdir -p $SRV
-for f in local1 local2; do truncate -s 64M $SRV/$f.img; done
+# 32 MiB disks: every move rebuilds the new host's local legs from the LUNs (and c's heal the LUN
+# from a local leg), and that copy is most of the time between two moves; the records need 2 MiB
+MIB=32
+for f in local1 local2; do truncate -s ${MIB}M $SRV/$f.img; done
 LOCAL1=$(losetup -f --show $SRV/local1.img); LOCAL2=$(losetup -f --show $SRV/local2.img)
 if [ "$ROLE" = a ]; then
-  for f in vm1-lun1 vm1-lun2; do truncate -s 64M $SRV/$f.img; done
+  for f in vm1-lun1 vm1-lun2; do truncate -s ${MIB}M $SRV/$f.img; done
   tgtd --iscsi portal=10.9.1.1:3260
   for _ in $(seq 50); do tgtadm --lld iscsi --op show --mode sys >/dev/null 2>&1 && break; sleep 0.2; done
   tgtadm --lld iscsi --op new --mode target --tid 1 -T $IQN1
@@ -83,10 +86,11 @@ LUN1=$SRV/vm1-lun1.img
 # a bound on one migration, against a hang only (its output shows in the log as it comes)
 MIG_LIMIT=900
 # the records on the LUN (hosta is the filer: its file is the LUN): "N OK" = how many, how many in order with m1's tag
-lun_records() { dd if=$LUN1 bs=512 skip=4096 count=126976 status=none | tr -d '\000' | grep -a '^REC ' > /tmp/recs; awk '$2 == sprintf("%06d", ok) && $4 == "m1" { ok++ } END { print NR, ok + 0 }' /tmp/recs; }
+RECMAX=$((MIB * 2048 - 4096)) # sectors for records: all after the first 2 MiB (some 3,000 are written, one a sector)
+lun_records() { dd if=$LUN1 bs=512 skip=4096 count=$RECMAX status=none | tr -d '\000' | grep -a '^REC ' > /tmp/recs; awk '$2 == sprintf("%06d", ok) && $4 == "m1" { ok++ } END { print NR, ok + 0 }' /tmp/recs; }
 records_in_order() { local n ok; read -r n ok <<< "$(lun_records)"; [ "$n" -gt 0 ] && [ "$n" = "$ok" ] || { echo "$ok of $n records in order"; false; }; }
 # how many records m1 wrote so far: they are contiguous from 0, so a search of single sectors
-record_count() { local lo=0 hi=126976 mid; while [ $lo -lt $hi ]; do mid=$(( (lo + hi) / 2 )); if wrote $mid m1 $LUN1; then lo=$((mid + 1)); else hi=$mid; fi; done; echo $lo; }
+record_count() { local lo=0 hi=$RECMAX mid; while [ $lo -lt $hi ]; do mid=$(( (lo + hi) / 2 )); if wrote $mid m1 $LUN1; then lo=$((mid + 1)); else hi=$mid; fi; done; echo $lo; }
 # the VM goes on writing: record N + 10 is there
 writes_on() { wrote $(( $1 + 10 )) m1 $LUN1; }
 # the longest gap between two consecutive records from record FROM on (the guest's own timestamps)

@@ -1,19 +1,30 @@
-#!/bin/bash
 # The lab's two-path scenarios, in a Xen dom0: the filer (tgtd) lives in a network namespace "san"
 # with a portal on each of two subnets (10.0.1.1 and 10.0.2.1, one veth pair each), and
 # multipathd builds a map over the two sessions. A domU writes numbered records while one path,
 # then both, are cut (the dom0 end of a veth is set down). Prints PASS/FAIL and LAB-NUMBERS.
-set -u
-. /lab/test/e2e/guest/common.sh
-T_START=$(now)
-. /lab/test/e2e/guest/xen-common.sh
-start_xen
+# Sourced by xen-lab.sh (the Xen boot: after its own scenarios, or alone with lab.parts=mpath), so
+# that they share one boot; it starts from the state those leave: no domU, array or session.
+T_MP=$(now)
+MP_FAILED=$FAILED
 RT=${LAB_REPLACEMENT:-8}
+SRV=/srv/mp
+HOTLOG=/var/log/xen/xen-hotplug.log
 
 step "two SAN paths: tgtd in a network namespace, a portal on each subnet; multipathd"
 modprobe -a loop md_mod raid1 iscsi_tcp sd_mod veth dm_multipath dm_round_robin
+# the Xen scenarios' filer, node records, log and kernel messages go (their files and loop devices
+# stay in /srv): a host with no other target, as the checks below expect. tgtd ignores SIGTERM, and
+# its control socket is a file that the filer in the namespace needs.
+tgtd_alive() { ps -C tgtd -o stat= 2>/dev/null | grep -q '^[^Z]'; } # a zombie holds no socket
+if tgtd_alive; then
+  pkill -KILL -x tgtd
+  check "the Xen scenarios' filer (tgtd) is gone" wait_until 30 eval '! tgtd_alive'
+fi
+iscsiadm -m node -o delete >/dev/null 2>&1
+[ -e $HOTLOG ] && : > $HOTLOG
+dmesg -C
 mkdir -p $SRV
-for f in vm1-lun1 local1; do truncate -s 64M $SRV/$f.img; done
+for f in vm1-lun1 local1; do truncate -s 32M $SRV/$f.img; done
 ip netns add san
 ip -n san link set lo up
 for p in 1 2; do
@@ -27,7 +38,7 @@ for _ in $(seq 50); do ip netns exec san tgtadm --lld iscsi --op show --mode sys
 ip netns exec san tgtadm --lld iscsi --op new --mode target --tid 1 -T $IQN1
 ip netns exec san tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b $SRV/vm1-lun1.img
 ip netns exec san tgtadm --lld iscsi --op bind --mode target --tid 1 -I ALL
-iscsid
+pgrep -x iscsid >/dev/null || iscsid
 for _ in $(seq 25); do iscsiadm -m session >/dev/null 2>&1; [ $? = 21 ] && break; sleep 0.2; done
 LOCAL1=$(losetup -f --show $SRV/local1.img); LOCAL2=MISSING
 # the admin's multipath.conf: every iSCSI LUN is multipathed, and (on purpose) queues I/O forever
@@ -48,7 +59,10 @@ for _ in $(seq 50); do multipathd show daemon >/dev/null 2>&1 && break; sleep 0.
 check "multipathd answers" multipathd show daemon
 for p in 1 2; do check "path $p: the portal 10.0.$p.1 answers from dom0" eval "timeout 5 bash -c '</dev/tcp/10.0.$p.1/3260'"; done
 
-LAB_SPEED=40000 install_program
+if [ -x /etc/xen/scripts/block-iscsimple ]; then LAB_SPEED=40000 configure_program; else LAB_SPEED=40000 install_program; fi
+# lab-disk has another local disk now (the Xen scenarios recorded theirs): the administrator's way
+check "accept-local lab-disk: the new disk is accepted as its local leg" block-iscsimple accept-local lab-disk
+check "no direction guard is set" eval "[ -z \"\$(ls /var/lib/block-iscsimple/stale 2>/dev/null)\" ]"
 sed -i "s/^portals = .*/portals = 10.0.1.1, 10.0.2.1/; s/^login-retries = 1/login-retries = 1\nreplacement-timeout = $RT/" /etc/xen/scripts/block-iscsimple.conf
 # lab.mpath-queueing=warn (LAB_ARGS): the control experiment, block-iscsimple leaves the map queueing
 [ -n "$(karg lab.mpath-queueing)" ] && printf '[multipath]\nqueueing = %s\n' "$(karg lab.mpath-queueing)" >> /etc/xen/scripts/block-iscsimple.conf
@@ -128,6 +142,5 @@ check "m2: nothing left after the domU ended" wait_until 30 eval "nothing_left &
 check "m2: both legs are byte-identical" legs_identical
 echo "LAB-NUMBERS mpath-both-paths-stall-s=$GAP faulty-after-s=$FAULTY_S heal-s=$HEAL_S records=$N lost=$((N - OK))"
 
-echo "LAB-NUMBERS mpath-dom0-total-s=$(dt "$T_START" "$(now)")"
-echo "LAB-SUMMARY mpath: $FAILED failed"
-[ "$FAILED" = 0 ]
+echo "LAB-NUMBERS mpath-part-s=$(dt "$T_MP" "$(now)")"
+echo "LAB-SUMMARY mpath: $((FAILED - MP_FAILED)) failed"

@@ -1,11 +1,17 @@
 #!/bin/bash
-# The lab's Xen scenarios, in dom0 (Xen 4.17, PV dom0). Started by lab-init; prints PASS/FAIL lines
-# and LAB-NUMBERS; exits non-zero on any failure.
+# The lab's Xen scenarios, in dom0 (Xen 4.17, PV dom0), then the two-path ones (mpath-lab.sh) in the
+# same boot. Started by lab-init; prints PASS/FAIL lines and LAB-NUMBERS; exits non-zero on any
+# failure. lab.parts=xen, =mpath or =xen+mpath (the default) chooses (run.sh's LAB_ONLY).
 set -u
 . /lab/test/e2e/guest/common.sh
 T_START=$(now)
 . /lab/test/e2e/guest/xen-common.sh
 start_xen
+PARTS=$(karg lab.parts); PARTS=${PARTS:-xen+mpath}
+if [[ "+$PARTS+" != *+xen+* ]]; then
+  . /lab/test/e2e/guest/mpath-lab.sh
+  [ "$FAILED" = 0 ]; exit
+fi
 start_target
 install_program
 HOTLOG=/var/log/xen/xen-hotplug.log
@@ -170,4 +176,5 @@ echo "LAB-NUMBERS scenario1-adds=$S1_TIMINGS"
 echo "LAB-NUMBERS speed-add-phase-s=$S6_OURS bash-reference-s=$S6_REF ratio=$(awk -v a="$S6_OURS" -v b="$S6_REF" 'BEGIN { if (b > 0) printf "%.2f", a / b }') own-share-pct=$S6_OWN bare-node-start-s=$S6_BARE version-start-s=$S6_VERSION"
 echo "LAB-NUMBERS dom0-total-s=$(dt "$T_START" "$(now)")"
 echo "LAB-SUMMARY xen: $FAILED failed"
+[[ "+$PARTS+" == *+mpath+* ]] && . /lab/test/e2e/guest/mpath-lab.sh
 [ "$FAILED" = 0 ]
