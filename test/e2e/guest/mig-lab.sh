@@ -87,7 +87,8 @@ LUN1=$SRV/vm1-lun1.img
 MIG_LIMIT=900
 # the records on the LUN (hosta is the filer: its file is the LUN): "N OK" = how many, how many in order with m1's tag
 RECMAX=$((MIB * 2048 - 4096)) # sectors for records: all after the first 2 MiB (some 3,000 are written, one a sector)
-lun_records() { dd if=$LUN1 bs=512 skip=4096 count=$RECMAX status=none | tr -d '\000' | grep -a '^REC ' > /tmp/recs; awk '$2 == sprintf("%06d", ok) && $4 == "m1" { ok++ } END { print NR, ok + 0 }' /tmp/recs; }
+# (dd reads in 1 MiB blocks: 512-byte ones cost a system call each, which is slow under emulation)
+lun_records() { dd if=$LUN1 bs=1M skip=$((4096 * 512)) count=$((RECMAX * 512)) iflag=skip_bytes,count_bytes status=none | tr -d '\000' | grep -a '^REC ' > /tmp/recs; awk '$2 == sprintf("%06d", ok) && $4 == "m1" { ok++ } END { print NR, ok + 0 }' /tmp/recs; }
 records_in_order() { local n ok; read -r n ok <<< "$(lun_records)"; [ "$n" -gt 0 ] && [ "$n" = "$ok" ] || { echo "$ok of $n records in order"; false; }; }
 # how many records m1 wrote so far: they are contiguous from 0, so a search of single sectors
 record_count() { local lo=0 hi=$RECMAX mid; while [ $lo -lt $hi ]; do mid=$(( (lo + hi) / 2 )); if wrote $mid m1 $LUN1; then lo=$((mid + 1)); else hi=$mid; fi; done; echo $lo; }
@@ -173,9 +174,9 @@ legs_match_lun() { # HOST(hosta|hostb)
   n=$(record_count); sectors=$((4096 + n))
   for pair in "local1.img $LUN1" "local2.img $SRV/vm1-lun2.img"; do
     set -- $pair
-    b=$(dd if=$2 bs=512 count=$sectors status=none | md5sum | cut -c1-32)
-    if [ "$TO" = hostb ]; then a=$(on_b dd if=/srv/$1 bs=512 count=$sectors status=none | md5sum | cut -c1-32)
-    else a=$(dd if=$SRV/$1 bs=512 count=$sectors status=none | md5sum | cut -c1-32); fi
+    b=$(dd if=$2 bs=1M count=$((sectors * 512)) iflag=count_bytes status=none | md5sum | cut -c1-32)
+    if [ "$TO" = hostb ]; then a=$(on_b dd if=/srv/$1 bs=1M count=$((sectors * 512)) iflag=count_bytes status=none | md5sum | cut -c1-32)
+    else a=$(dd if=$SRV/$1 bs=1M count=$((sectors * 512)) iflag=count_bytes status=none | md5sum | cut -c1-32); fi
     [ "$a" = "$b" ] || { echo "$1 differs from its LUN in the first $sectors sectors"; return 1; }
   done
 }
