@@ -99,6 +99,66 @@ describe("SerialByKey (md's events: one array in order, a few arrays at once)", 
     expect(() => new SerialByKey(() => undefined, 0)).toThrow(RangeError);
   });
 
+  it("a task waiting for its array's previous one holds no slot (a busy array cannot take them all)", async () => {
+    const q = new SerialByKey(() => undefined, 2);
+    const first = gate();
+    const ran: string[] = [];
+    q.run("md0", async () => {
+      ran.push("md0 first");
+      await first.promise;
+    });
+    q.run("md0", () => {
+      ran.push("md0 second");
+      return Promise.resolve();
+    });
+    q.run("md1", () => {
+      ran.push("md1");
+      return Promise.resolve();
+    });
+    await turn();
+    expect(ran).toEqual(["md0 first", "md1"]);
+    first.open();
+    await q.idle();
+    expect(ran).toEqual(["md0 first", "md1", "md0 second"]);
+  });
+
+  it("a task that fails, even before its first await, gives its slot back", async () => {
+    const q = new SerialByKey(() => undefined, 1);
+    const ran: string[] = [];
+    q.run("md0", () => {
+      throw new Error("at once");
+    });
+    q.run("md1", () => Promise.reject(new Error("later")));
+    q.run("md2", () => {
+      ran.push("md2");
+      return Promise.resolve();
+    });
+    await turn();
+    expect(ran).toEqual(["md2"]);
+    await q.idle();
+  });
+
+  it("waiting tasks get slots in the order they became free to run", async () => {
+    const q = new SerialByKey(() => undefined, 2);
+    const gates = [gate(), gate(), gate(), gate()];
+    const ran: string[] = [];
+    gates.forEach((g, i) => {
+      q.run(`md${i}`, async () => {
+        ran.push(`md${i}`);
+        await g.promise;
+      });
+    });
+    await turn();
+    expect(ran).toEqual(["md0", "md1"]);
+    expect(q.busy).toBe(4);
+    gates[0]!.open();
+    await turn();
+    expect(ran).toEqual(["md0", "md1", "md2"]);
+    for (const g of gates) g.open();
+    await q.idle();
+    expect(ran).toEqual(["md0", "md1", "md2", "md3"]);
+  });
+
   it("idle waits for the tasks given while it waits", async () => {
     const q = new SerialByKey(() => undefined);
     const ran: string[] = [];
