@@ -2,7 +2,7 @@
 // ever; a stopped holder keeps its lock; a dead one loses it, with no takeover by anyone.
 import { spawn, type ChildProcess } from "node:child_process";
 import { connect } from "node:net";
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import esbuild from "esbuild";
@@ -163,9 +163,14 @@ describe("locks: the kernel's, released with their holder", () => {
       let kills = 0;
       while (kills < KILLS && running.size > 0) {
         await new Promise((r) => setTimeout(r, 30));
-        const marker = path.join(d, "inside");
-        if (!existsSync(marker)) continue;
-        const pid = Number((readFileSync(marker, "utf8").split(" ")[0] ?? "0") || "0");
+        // the holder removes its marker when it lets go: it may be gone between a look and a read
+        let inside: string;
+        try {
+          inside = readFileSync(path.join(d, "inside"), "utf8");
+        } catch {
+          continue;
+        }
+        const pid = Number((inside.split(" ")[0] ?? "0") || "0");
         const victim = [...running].find((c) => c.pid === pid);
         if (!victim) continue;
         victim.kill("SIGKILL");
