@@ -43,7 +43,8 @@ boot() { # NAME SCRIPT MODE [MORE-KERNEL-ARGS]; BOOT_CPU and BOOT_NET (qemu argu
       -append "$args console=ttyS0" </dev/null > "$log" 2>&1
   fi
   t1=$(date +%s.%N)
-  grep -E '^(PASS|FAIL|EVIDENCE|LAB-NUMBERS|LAB-SUMMARY|LAB-RESULT)' "$log" | sed "s/^/[$name] /"
+  # (a serial console ends its lines with CR LF: the CR goes, or a CI log shows each line twice)
+  tr -d '\r' < "$log" | grep -E '^(PASS|FAIL|EVIDENCE|LAB-NUMBERS|LAB-SUMMARY|LAB-RESULT)' | sed "s/^/[$name] /"
   echo "[$name] qemu wall time $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s, log $log"
   grep -q '^LAB-RESULT rc=0' "$log" && ! grep -q '^FAIL' "$log" && return 0
   echo "$name" >> "$OUT/failed-boots"
@@ -109,8 +110,13 @@ echo "lab: image $(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.1f", b-a}') s, who
 if [ $rc != 0 ]; then
   for n in $(cat "$OUT/failed-boots" 2>/dev/null); do
     # each FAIL line with its evidence (what its commands printed, the program's log, the host's state)
-    awk '/^FAIL/ { p = 1; print; next } /^EVIDENCE/ { if (p) print; next } /^(PASS|=== )/ { p = 0 }' "$OUT/$n.log" | sed "s/^/[$n] /" | tail -n 150
-    grep -q '^LAB-RESULT' "$OUT/$n.log" || { echo "[$n] no LAB-RESULT (timed out or crashed); its last lines:"; tail -4 "$OUT/$n.log" | sed "s/^/[$n]   /"; }
+    tr -d '\r' < "$OUT/$n.log" | awk '/^FAIL/ { p = 1; print; next } /^EVIDENCE/ { if (p) print; next } /^(PASS|=== )/ { p = 0 }' | sed "s/^/[$n] /" | tail -n 150
+    grep -q '^LAB-RESULT' "$OUT/$n.log" || { echo "[$n] no LAB-RESULT (timed out or crashed); its last lines:"; tail -4 "$OUT/$n.log" | tr -d '\r' | sed "s/^/[$n]   /"; }
+  done
+  # and last of all, where even a short tail of the log shows them: which checks failed, and why
+  echo "lab: FAILED: $(tr '\n' ' ' < "$OUT/failed-boots")"
+  for n in $(cat "$OUT/failed-boots" 2>/dev/null); do
+    tr -d '\r' < "$OUT/$n.log" | grep '^FAIL' | cut -c1-700 | sed "s/^/[$n] /" | tail -n 8
   done
 fi
 exit $rc

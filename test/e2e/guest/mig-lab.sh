@@ -106,7 +106,7 @@ DOMU_MEM=96
 step "the migrating VM: PV, $DOMU_MEM MiB, two mirrored disks (lun1 + lab-disk, lun2 + lab-data), writing records"
 cfg m1 "$(disk xvda "lun1@$IQN1+lab-disk"), $(disk xvdb "lun2@$IQN1+lab-data")" "domu.rec=stop domu.tag=m1"
 create m1
-check "m1: xl create of the PV domU succeeded" [ "$CRC" = 0 ]
+check "m1: xl create of the PV domU succeeded" created "$COUT"
 if [ "$CRC" != 0 ]; then on_b touch /run/lab-done; echo "LAB-SUMMARY mig-a: $FAILED failed"; exit 1; fi
 check "m1: both mirrors are in sync" wait_until 300 eval "label_in_sync lab-disk && label_in_sync lab-data"
 check "m1: the domU writes its records" wait_until 300 wrote 20 m1 $LUN1

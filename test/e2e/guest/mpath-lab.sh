@@ -80,7 +80,7 @@ member_is_map() { grep -E '^md' /proc/mdstat | grep -q 'dm-[0-9]*\[[0-9]\](W)'; 
 step "multipath 1: the domU runs from a two-path multipath iSCSI leg; one path is cut mid-write"
 cfg m1 "$D1" "domu.rec=stop domu.tag=m1"
 create m1
-check "m1: xl create succeeded" [ "$CRC" = 0 ]
+check "m1: xl create succeeded" created "$COUT"
 iscsiadm -m session | sed 's/^/  /'
 grep -A2 '^md' /proc/mdstat | sed 's/^/  /'
 multipathd show maps raw format '%n %w %Q %N %f' | sed 's/^/  map: /'
@@ -119,7 +119,7 @@ echo "LAB-NUMBERS mpath-one-path-stall-s=$GAP one-path-detected-s=$(dt "$T_CUT" 
 step "multipath 2: both paths cut mid-write: md fails over to the local leg; heal brings iSCSI back"
 cfg m2 "$D1" "domu.rec=stop domu.tag=m2"
 create m2
-check "m2: xl create succeeded" [ "$CRC" = 0 ]
+check "m2: xl create succeeded" created "$COUT"
 check "m2: the first resync finishes" wait_until 60 in_sync
 check "m2: the domU writes its records" wait_until 120 wrote 20 m2 $SRV/vm1-lun1.img
 T_DOWN=$(now); path_down 1; path_down 2

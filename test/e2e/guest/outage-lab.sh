@@ -36,7 +36,7 @@ o1() {
 step "outage 1: the portal goes away mid-write; the domU goes on; heal copies local -> iSCSI"
 cfg o1 "$D1" "domu.rec=stop domu.tag=o1"
 create o1
-check "o1: xl create succeeded" [ "$CRC" = 0 ]
+check "o1: xl create succeeded" created "$COUT"
 check "o1: the first resync (iSCSI -> local) finishes" wait_until 60 in_sync
 check "o1: the sessions' replacement timeout is ours ($RT s, not open-iscsi's 120 s)" eval "[ \"\$(cat /sys/class/iscsi_session/session*/recovery_tmo | sort -u)\" = $RT ]"
 check "o1: the domU writes its records" wait_until 120 wrote 20 o1 $SRV/vm1-lun1.img
@@ -71,7 +71,7 @@ step "outage 2: the monitor heals by itself"
 block-iscsimple monitor > /tmp/monitor.out 2>&1 & MON=$!
 cfg o2 "$D1" "domu.rec=stop domu.tag=o2"
 create o2
-check "o2: xl create succeeded" [ "$CRC" = 0 ]
+check "o2: xl create succeeded" created "$COUT"
 check "o2: the first resync finishes" wait_until 60 in_sync
 check "o2: the domU writes its records" wait_until 120 wrote 20 o2 $SRV/vm1-lun1.img
 portal_down
@@ -92,7 +92,7 @@ o3() {
 step "outage 3: the domU stops before healing; the next start is refused; --prefer-local brings it up"
 cfg o3 "$D1" "domu.rec=stop domu.tag=o3"
 create o3
-check "o3: xl create succeeded" [ "$CRC" = 0 ]
+check "o3: xl create succeeded" created "$COUT"
 check "o3: the first resync finishes" wait_until 60 in_sync
 check "o3: the domU writes its records" wait_until 120 wrote 20 o3 $SRV/vm1-lun1.img
 portal_down
@@ -109,7 +109,7 @@ grep -o 'block-iscsimple: .*' /tmp/o3b.out | head -1 | sed 's/^/  /'
 check "o3: nothing changed by the refusal" wait_until 30 nothing_left
 sed -i 's/^\[md\]/[md]\non-stale-iscsi = prefer-local/' /etc/xen/scripts/block-iscsimple.conf
 create o3b
-check "o3: with on-stale-iscsi = prefer-local, xl create succeeds" [ "$CRC" = 0 ]
+check "o3: with on-stale-iscsi = prefer-local, xl create succeeds" created "$COUT"
 grep -A3 '^md' /proc/mdstat | sed 's/^/  /'
 check "o3: the iSCSI leg catches up (local -> iSCSI), the guard is cleared by heal --wait" eval "block-iscsimple heal lab-disk --wait >/tmp/o3-heal 2>&1 && in_sync && [ ! -e /var/lib/block-iscsimple/stale/lab-disk.json ]"
 check "o3: every record written during the outage is there ($N3)" wait_until 120 in_console o3b "verify n=$N3 ok=$N3"
@@ -132,7 +132,7 @@ check "o4: tab.conf now names another disk for lab-disk: xl create is refused un
   eval "[ $CRC != 0 ] && grep -q \"tab.conf now names /dev/mapper/lablocal\" /tmp/o4.out"
 check "o4: block-iscsimple accept-local lab-disk" eval "block-iscsimple accept-local lab-disk | sed 's/^/  /'"
 create o4
-check "o4: xl create succeeded" [ "$CRC" = 0 ]
+check "o4: xl create succeeded" created "$COUT"
 check "o4: the first resync finishes" wait_until 60 in_sync
 check "o4: the domU writes its records" wait_until 120 wrote 20 o4 $SRV/vm1-lun1.img
 dmsetup suspend lablocal; dmsetup reload lablocal --table "0 $SECTORS error"; dmsetup resume lablocal
@@ -156,7 +156,7 @@ sed -i "s|^lab-disk .*|lab-disk $LOCAL1|" /etc/xen/scripts/block-iscsimple-tab.c
 block-iscsimple accept-local lab-disk >/dev/null
 cfg o5 "$D1" "domu.rec=stop domu.tag=o5"
 create o5
-check "o5: xl create succeeded" [ "$CRC" = 0 ]
+check "o5: xl create succeeded" created "$COUT"
 check "o5: the first resync finishes" wait_until 60 in_sync
 check "o5: the domU writes its records" wait_until 120 wrote 20 o5 $SRV/vm1-lun1.img
 portal_down
@@ -183,7 +183,7 @@ sed -i "s|^lab-disk .*|lab-disk $LOCAL1|" /etc/xen/scripts/block-iscsimple-tab.c
 block-iscsimple accept-local lab-disk >/dev/null
 cfg o6 "$D1" "domu.rec=stop domu.tag=o6"
 create o6
-check "o6: xl create succeeded" [ "$CRC" = 0 ]
+check "o6: xl create succeeded" created "$COUT"
 check "o6: the first resync finishes" wait_until 60 in_sync
 check "o6: the domU writes its records" wait_until 120 wrote 20 o6 $SRV/vm1-lun1.img
 WWID_BEFORE=$(cat /sys/block/$(iscsi_lun_dev 1)/device/wwid 2>/dev/null)
@@ -278,7 +278,7 @@ sed -i 's/^\[md\]/[monitor]\ninterval = 3600\n[md]/' /etc/xen/scripts/block-iscs
 block-iscsimple monitor > /tmp/monitor-c.out 2>&1 & MON=$!
 cfg c1 "$D1" "domu.rec=600 domu.tag=crash"
 create c1
-check "c1: xl create succeeded" [ "$CRC" = 0 ]
+check "c1: xl create succeeded" created "$COUT"
 check "c1: the first resync (iSCSI -> local) finishes" wait_until 60 in_sync
 check "c1: the monitor runs mdadm --monitor" wait_until 20 eval "pgrep -f 'mdadm --monitor' >/dev/null"
 # the reference for the guard's latency, on this machine now: a bare start of the program

@@ -23,8 +23,9 @@ on_crash = "destroy"
 CFG
 }
 disk() { echo "'vdev=$1,access=w,script=block-iscsimple,target=$2'"; }
-create() { # NAME -> CRC, CREATE_S; output in /tmp/NAME.out
+create() { # NAME -> CRC, CREATE_S, COUT (xl's output: /tmp/NAME.out)
   local t0; t0=$(now)
+  COUT=/tmp/$1.out
   timeout 120 xl create /tmp/$1.cfg > /tmp/$1.out 2>&1; CRC=$?
   CREATE_S=$(dt "$t0" "$(now)")
   echo "xl create $1: rc=$CRC in ${CREATE_S}s"
@@ -33,6 +34,14 @@ create() { # NAME -> CRC, CREATE_S; output in /tmp/NAME.out
     sed 's/^/  xl: /' /tmp/$1.out | tail -8
     sed 's/^/  hotplug log: /' /var/log/xen/xen-hotplug.log 2>/dev/null | tail -25
   fi
+}
+# the last create succeeded; else its failure says why in the FAIL line itself (the last lines xl
+# printed, then the program's), since a CI log may show little more: check "..." created "$COUT"
+created() { # XL-OUTPUT-FILE
+  [ "$CRC" = 0 ] && return 0
+  echo "xl create: rc=$CRC after ${CREATE_S}s: $(grep -v '^\s*$' "$1" | tail -n 4 | tr '\n' ' ')"
+  echo "hotplug log: $(tail -n 4 /var/log/xen/xen-hotplug.log 2>/dev/null | cut -c1-200 | tr '\n' ' ')"
+  return 1
 }
 gone() { ! xl domid "$1" >/dev/null 2>&1; }
 # ends a domU started with domu.rec=stop or domu.hold=1 when the checks that need it running are

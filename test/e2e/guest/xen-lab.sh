@@ -36,7 +36,7 @@ echo "disk = [ $D1, $D2, $D3 ]"
 cfg s1 "$D1, $D2, $D3" "domu.write=S1"
 : > $HOTLOG
 create s1; S1_CREATE=$CREATE_S
-check "s1: xl create succeeded" [ "$CRC" = 0 ]
+check "s1: xl create succeeded" created "$COUT"
 check "s1: the adds spoke to xenstored on its socket (no xenstore-* process)" eval "grep -q 'xenstore write .*hotplug-status: done' $HOTLOG && ! grep -q 'using the xenstore-\* tools' $HOTLOG && ! grep -q 'ran xenstore-' $HOTLOG"
 grep -h 'timing: total' $HOTLOG | sed 's/^/  /'
 S1_TIMINGS=$(grep 'add backend.*timing: total' $HOTLOG | sed 's/.*timing: //' | tr '\n' ';')
@@ -59,7 +59,7 @@ sync
 # the domU stays up (domu.hold=1) until the checks that need it running are done
 cfg s2 "$D1" "domu.read=1 domu.hold=1"
 create s2
-check "s2: xl create succeeded" [ "$CRC" = 0 ]
+check "s2: xl create succeeded" created "$COUT"
 MDSTAT=$(cat /proc/mdstat); echo "$MDSTAT" | sed 's/^/  /'
 check "s2: md was still rebuilding the local leg while the domU ran" eval "echo \"\$MDSTAT\" | grep -q recovery"
 check "s2: the domU read its disk" wait_until 120 in_console s2 "read xvda"
@@ -74,7 +74,7 @@ check "s2: the local leg was rebuilt from iSCSI at its start" pattern_at $SRV/lo
 step "scenario 3: xl block-attach / block-detach on a running domU"
 cfg s3 "$D1" "domu.hold=1"
 create s3
-check "s3: xl create succeeded" [ "$CRC" = 0 ]
+check "s3: xl create succeeded" created "$COUT"
 t0=$(now); xl block-attach s3 "vdev=xvdb,access=w,script=block-iscsimple,target=lun2@$IQN1+lab-data" > /tmp/s3-attach.out 2>&1; ARC=$?
 echo "block-attach rc=$ARC in $(dt "$t0" "$(now)")s"
 check "s3: block-attach succeeded" [ "$ARC" = 0 ]
@@ -147,7 +147,7 @@ for round in 1 2 3; do
     : > $HOTLOG; : > /var/log/xen/bashref.log
     cfg s6 "'vdev=xvda,access=w,script=$s,target=lun1@$IQN1+lab-disk', 'vdev=xvdb,access=w,script=$s,target=lun2@$IQN1+lab-data'" "domu.hold=1"
     create s6
-    check "s6: round $round: xl create with $s succeeded" [ "$CRC" = 0 ]
+    check "s6: round $round: xl create with $s succeeded" created "$COUT"
     if [ $s = block-iscsimple ]; then
       p=$(our_phase); OURS+=("${p% *}"); OWN+=("${p#* }")
       grep -h 'timing: total' $HOTLOG | sed 's/.*: timing/  timing/'
