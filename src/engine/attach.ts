@@ -194,6 +194,8 @@ export async function attach(host: Host, req: Request, budget: Budget): Promise<
       const why = errorMessage(err);
       const what = failed ? `${stepTitle(failed)} failed: ${why}` : why;
       host.log.step(`add failed: ${what}; rolling back`);
+      // where the add's time went until it failed (a deadline that ran out says what used it)
+      host.log.step(host.run.timings.summary().replace(/^timing:/, "timing until the failure:"));
       const leftovers = await undoAll(host, journal, undos.reverse(), budget.rollback());
       throw new StepFailed(leftovers.length ? `${what} (and the rollback failed: ${leftovers.join("; ")})` : what, err);
     }

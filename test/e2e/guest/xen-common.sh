@@ -31,11 +31,11 @@ create() { # NAME -> CRC, CREATE_S, COUT (xl's output: /tmp/NAME.out)
   CREATE_S=$(dt "$t0" "$(now)")
   echo "xl create $1: rc=$CRC in ${CREATE_S}s"
   # where its adds spent their time (under libxl's 40 s each), for every create: a slow machine shows
-  tail -n +$((n0 + 1)) /var/log/xen/xen-hotplug.log 2>/dev/null | grep -E ' add .*timing: ' | sed -E 's/^.*(add [^:]*): timing: /  \1: /'
+  tail -n +$((n0 + 1)) /var/log/xen/xen-hotplug.log 2>/dev/null | grep -E ' add .*timing( until the failure)?: ' | sed -E 's/^.*(add [^:]*): timing/  \1: timing/'
   # a failure shows why at once (the guest's files are gone after the boot)
   if [ "$CRC" != 0 ]; then
     sed 's/^/  xl: /' /tmp/$1.out | tail -8
-    sed 's/^/  hotplug log: /' /var/log/xen/xen-hotplug.log 2>/dev/null | tail -25
+    tail -n +$((n0 + 1)) /var/log/xen/xen-hotplug.log 2>/dev/null | cut -c1-400 | sed 's/^/  hotplug log: /' | tail -80
   fi
 }
 # the last create succeeded; else its failure says why in the FAIL line itself (the last lines xl
