@@ -64,6 +64,15 @@ describe("a fault at every step of add, then remove: error reported, nothing lef
     expect(h.calls().some((c) => /^iscsiadm -m node -T \S+ --logout$/.test(c))).toBe(true);
   });
 
+  it("an add whose deadline runs out logs where its time went until then", async () => {
+    const h = fresh();
+    h.faults({ "mdadm build": { hangAfter: true } });
+    const be = h.backend(5, 51712, SPEC);
+    expect((await h.run(["add"], { xenbus: be })).code).toBe(1);
+    // after the failure's line, before the rollback's: the hung mdadm's share of the deadline is named
+    expect(h.hotplugLog()).toMatch(/add failed: build \/dev\/md\/my-vm-disk failed: .*did not finish.*; rolling back\n.*add backend\/vbd\/5\/51712: timing until the failure: total \d+ ms, outside \d+ ms, .*mdadm (\d{4,}) ms.*; start-up \d+ ms\n/);
+  });
+
   it("a LUN that never appears fails within the deadline, naming the LUN", async () => {
     const h = fresh();
     const be = h.backend(5, 51712, `lun7@${IQN}+my-vm-disk`);

@@ -8,7 +8,6 @@ const sim = useSimHosts();
 const DISK = `lun0@${IQN}+my-vm-disk`;
 const DATA = `lun1@${IQN}+my-vm-data`;
 
-const hotplugLog = (h: SimHost): string => (existsSync(h.file("var/log/xen/xen-hotplug.log")) ? readFileSync(h.file("var/log/xen/xen-hotplug.log"), "utf8") : "");
 const logins = (h: SimHost): number => h.calls().filter((c) => /iscsiadm .*--login/.test(c)).length;
 const attachFiles = (h: SimHost): string[] => (existsSync(h.file("run/block-iscsimple/attach")) ? readdirSync(h.file("run/block-iscsimple/attach")) : []);
 
@@ -57,8 +56,8 @@ describe("prepare: the destination's targets before a migration", () => {
     const adds = await Promise.all(be.map((b) => h.run(["add"], { xenbus: b })));
     for (const r of adds) expect(r.code, r.stderr).toBe(0);
     expect(logins(h)).toBe(1);
-    expect(hotplugLog(h)).toMatch(/adopted the prepared session of lun0@/);
-    expect(hotplugLog(h)).toMatch(/adopted the prepared session of lun1@/);
+    expect(h.hotplugLog()).toMatch(/adopted the prepared session of lun0@/);
+    expect(h.hotplugLog()).toMatch(/adopted the prepared session of lun1@/);
     expect(attachFiles(h).sort()).toEqual(["vbd-3-51714.json", "vbd-3-51730.json"]);
     for (const b of be) expect((await h.run(["remove"], { xenbus: b })).code).toBe(0);
     expect(h.leftovers()).toEqual([]);
@@ -118,7 +117,7 @@ describe("migrate: refuses a stale disk, prepares the destination, runs xl migra
     expect(logins(b)).toBe(1);
     for (const be of srcBe) expect((await a.run(["remove"], { xenbus: be })).code).toBe(0);
     expect(a.leftovers()).toEqual([]);
-    expect(hotplugLog(a)).not.toMatch(/crit/);
+    expect(a.hotplugLog()).not.toMatch(/crit/);
     for (const be of dstBe) expect((await b.run(["remove"], { xenbus: be })).code).toBe(0);
     expect(b.leftovers()).toEqual([]);
   });
@@ -197,7 +196,7 @@ describe("migrate: refuses a stale disk, prepares the destination, runs xl migra
     h.failLeg("my-vm-disk", "iscsi");
     const r = await h.run(["remove"], { xenbus: be! });
     expect(r.code, r.stderr).toBe(0);
-    expect(hotplugLog(h)).toMatch(/ crit: .*my-vm-disk: domain 3 \(vm 11111111-2222-3333-4444-555555555555\) left this host while its iSCSI leg was faulty: if it was live-migrated, the destination runs on a stale disk/);
+    expect(h.hotplugLog()).toMatch(/ crit: .*my-vm-disk: domain 3 \(vm 11111111-2222-3333-4444-555555555555\) left this host while its iSCSI leg was faulty: if it was live-migrated, the destination runs on a stale disk/);
     // logger writes syslog's lines on its own, after the remove ended: waited for, not timed
     const syslog = (): string => (existsSync(h.file("fake/syslog.log")) ? readFileSync(h.file("fake/syslog.log"), "utf8") : "");
     await waitFor(() => /^<26>crit: .*left this host while its iSCSI leg was faulty/m.test(syslog()));
@@ -209,13 +208,13 @@ describe("migrate: refuses a stale disk, prepares the destination, runs xl migra
     h.finishRecovery("my-vm-disk");
     h.failLeg("my-vm-disk", "iscsi");
     expect((await h.run(["remove"], { xenbus: be! })).code).toBe(0);
-    const crit = (): number => hotplugLog(h).split("\n").filter((l) => l.includes(" crit: ")).length;
+    const crit = (): number => h.hotplugLog().split("\n").filter((l) => l.includes(" crit: ")).length;
     expect(crit()).toBe(1);
     // the next add builds from the local leg (the guard and prefer-local), then adding the iSCSI leg fails
     h.faults({ "mdadm add": { exit: 1, stderr: "mdadm: add failed" } });
     const r = await h.run(["add"], { xenbus: h.backend(4, 51714, DISK) });
     expect(r.code).toBe(1);
-    expect(hotplugLog(h)).toMatch(/add backend\/vbd\/4\/51714: add failed: .*rolling back/);
+    expect(h.hotplugLog()).toMatch(/add backend\/vbd\/4\/51714: add failed: .*rolling back/);
     expect(crit()).toBe(1);
   });
 });

@@ -4,7 +4,6 @@ import { describe, expect, it } from "vitest";
 import { IQN, PORTAL, processesUnder, SimHost, waitFor } from "./simhost";
 import { useSimHosts } from "./use-sim";
 
-const hotplugLog = (h: SimHost): string => (existsSync(h.file("var/log/xen/xen-hotplug.log")) ? readFileSync(h.file("var/log/xen/xen-hotplug.log"), "utf8") : "");
 
 const sim = useSimHosts();
 
@@ -422,9 +421,9 @@ describe("the guard survives a crash", () => {
       await waitFor(() => existsSync(h.file("fake/mdadm-monitor.ready")));
       // mdadm runs its program (echo) with these words: each is a line on mdadm's stdout
       writeFileSync(h.file("fake/mdadm-monitor.inject"), "Fail /dev/../etc/passwd\nFail /dev/md5 /dev/sdq\nSpareActive /dev/md127 /dev/sdb\n");
-      await waitFor(() => /md event SpareActive on \/dev\/md127 \(\/dev\/sdb\): my-vm-disk: iSCSI leg in_sync/.test(hotplugLog(h)));
-      expect(hotplugLog(h)).toMatch(/md event Fail on \/dev\/md5 \(\/dev\/sdq\): not an array of block-iscsimple/);
-      expect(hotplugLog(h)).not.toMatch(/passwd/);
+      await waitFor(() => /md event SpareActive on \/dev\/md127 \(\/dev\/sdb\): my-vm-disk: iSCSI leg in_sync/.test(h.hotplugLog()));
+      expect(h.hotplugLog()).toMatch(/md event Fail on \/dev\/md5 \(\/dev\/sdq\): not an array of block-iscsimple/);
+      expect(h.hotplugLog()).not.toMatch(/passwd/);
       expect(existsSync(guardFile(h))).toBe(false);
     } finally {
       mon.kill("SIGTERM");

@@ -239,6 +239,12 @@ export class SimHost {
     return this.callLines().flatMap((l) => ("argv" in l ? [l.argv.join(" ")] : []));
   }
 
+  /** The program's log (xen-hotplug.log: what add and remove logged), "" before the first line. */
+  hotplugLog(): string {
+    const f = this.file("var/log/xen/xen-hotplug.log");
+    return existsSync(f) ? readFileSync(f, "utf8") : "";
+  }
+
   /** The "tool verb" of every call that hung (a fault), in order. */
   hangs(): string[] {
     return this.callLines().flatMap((l) => ("hang" in l ? [l.hang] : []));

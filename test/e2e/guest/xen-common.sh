@@ -23,10 +23,10 @@ on_crash = "destroy"
 CFG
 }
 disk() { echo "'vdev=$1,access=w,script=block-iscsimple,target=$2'"; }
-create() { # NAME -> CRC, CREATE_S, COUT (xl's output: /tmp/NAME.out)
+create() { # NAME -> CRC, CREATE_S, COUT (xl's output: /tmp/NAME.out), CLOG0 (the program's log's length before)
   local t0 n0; t0=$(now)
   COUT=/tmp/$1.out
-  n0=$(cat /var/log/xen/xen-hotplug.log 2>/dev/null | wc -l)
+  n0=$(cat /var/log/xen/xen-hotplug.log 2>/dev/null | wc -l); CLOG0=$n0
   timeout 120 xl create /tmp/$1.cfg > /tmp/$1.out 2>&1; CRC=$?
   CREATE_S=$(dt "$t0" "$(now)")
   echo "xl create $1: rc=$CRC in ${CREATE_S}s"
@@ -42,8 +42,10 @@ create() { # NAME -> CRC, CREATE_S, COUT (xl's output: /tmp/NAME.out)
 # printed, then the program's), since a CI log may show little more: check "..." created "$COUT"
 created() { # XL-OUTPUT-FILE
   [ "$CRC" = 0 ] && return 0
-  echo "xl create: rc=$CRC after ${CREATE_S}s: $(grep -v '^\s*$' "$1" | tail -n 4 | tr '\n' ' ')"
-  echo "hotplug log: $(tail -n 4 /var/log/xen/xen-hotplug.log 2>/dev/null | cut -c1-200 | tr '\n' ' ')"
+  echo "xl create: rc=$CRC after ${CREATE_S}s: $(grep -v '^\s*$' "$1" | head -n 2 | tr '\n' ' ')"
+  # the program's errors (why each add failed), else its last lines
+  local lines; lines=$(tail -n +$((CLOG0 + 1)) /var/log/xen/xen-hotplug.log 2>/dev/null)
+  echo "hotplug log: $({ echo "$lines" | grep ' err: ' || echo "$lines" | tail -n 4; } | tail -n 2 | cut -c1-300 | tr '\n' ' ')"
   return 1
 }
 gone() { ! xl domid "$1" >/dev/null 2>&1; }
