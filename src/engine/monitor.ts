@@ -93,17 +93,27 @@ function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { st
   const onEvent = (e: { event: string; md: string; member: string | null }): void => {
     events.run(e.md, () => mdEvent(host, e.event, e.md, e.member).catch((err: unknown) => host.log.warn(`md event ${e.event} on ${e.md}: ${errorMessage(err)}`)));
   };
+  // a mirror of ours is recorded (an array mdadm --monitor would watch)
+  const mirrorsRecorded = async (): Promise<boolean> => (await host.store.attachments()).some((r) => r.label !== null);
   const start = (): void => {
     current = host.md.watchEvents(Math.max(1, config.monitorIntervalS), onEvent, (why) => {
       if (done || stopped()) return;
       // with no array to watch mdadm stops at once: normal on an idle host, not worth a warning
-      // every few seconds (it is started again, and sees the arrays built meanwhile)
-      if (!/No array with redundancy detected/.test(why)) {
-        host.log.warn(`mdadm --monitor ended (${why}); md's events are polled every ${config.monitorIntervalS} s until it runs again`);
-      }
-      setTimeout(() => {
-        if (!done && !stopped()) start();
-      }, 5000).unref();
+      // every few seconds; it is started again once a mirror of ours is recorded (looked for every
+      // 5 s: a look is a read of a folder, where starting mdadm each time would cost a process)
+      const idle = /No array with redundancy detected/.test(why);
+      if (!idle) host.log.warn(`mdadm --monitor ended (${why}); md's events are polled every ${config.monitorIntervalS} s until it runs again`);
+      const later = (): void => {
+        setTimeout(() => {
+          if (done || stopped()) return;
+          if (!idle) return start();
+          mirrorsRecorded().then(
+            (any) => (any ? start() : later()),
+            () => start(),
+          );
+        }, 5000).unref();
+      };
+      later();
     });
   };
   start();
@@ -180,7 +190,8 @@ async function loop(
     }
     await roundDone(round);
     if (opts.once || opts.stop()) return;
-    for (let t = 0; t < config.monitorIntervalS * 10 && !opts.stop(); t++) await sleepMs(100);
+    // a look at the stop flag each second (ten a second cost an idle host's CPU for nothing)
+    for (let t = 0; t < config.monitorIntervalS && !opts.stop(); t++) await sleepMs(1000);
     if (opts.stop()) return;
   }
 }

@@ -201,13 +201,20 @@ describe("health, heal and the monitor", () => {
 });
 
 describe("the monitor's mdadm --monitor", () => {
-  it.concurrent("on a host without arrays mdadm stops at once: started again quietly, no warning every few seconds; another end is a warning", async () => {
-    const log = (h: SimHost): string => (existsSync(h.file("var/log/xen/xen-hotplug.log")) ? readFileSync(h.file("var/log/xen/xen-hotplug.log"), "utf8") : "");
+  it.concurrent("on a host without arrays mdadm stops at once: not started again (nor a warning) until a mirror of ours is recorded; another end is a warning", { timeout: 90_000 }, async () => {
+    const log = (h: SimHost): string => h.hotplugLog();
     const runs = (h: SimHost): number => h.calls().filter((c) => c.startsWith("mdadm --monitor")).length;
+    const rounds = (h: SimHost): number => (JSON.parse(readFileSync(h.file("run/block-iscsimple/monitor.json"), "utf8")) as { rounds: number }).rounds;
     const idle = sim({ config: "[monitor]\ninterval = 1\n" });
     idle.faults({ "mdadm monitor": { exit: 0, stderr: "mdadm: No array with redundancy detected, stopping" } });
     const a = idle.start(["monitor"]);
-    // started again (after its pause) means the first end was handled
+    await waitFor(() => existsSync(idle.file("run/block-iscsimple/monitor.json")) && runs(idle) === 1);
+    // twelve rounds of a second each: more than twice the 5 s after which mdadm used to be started again
+    const seen = rounds(idle);
+    await waitFor(() => rounds(idle) >= seen + 12, 60_000);
+    expect(runs(idle)).toBe(1);
+    // a mirror of ours: mdadm --monitor is started again (within its 5 s), to watch it
+    await attached(idle);
     await waitFor(() => runs(idle) >= 2, 30_000);
     a.kill("SIGTERM");
     expect(log(idle)).not.toMatch(/mdadm --monitor ended/);
