@@ -107,9 +107,10 @@ function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { st
         setTimeout(() => {
           if (done || stopped()) return;
           if (!idle) return start();
+          // (and not after a stop that came during the look: no mdadm would be left to end)
           mirrorsRecorded().then(
-            (any) => (any ? start() : later()),
-            () => start(),
+            (any) => (done || stopped() ? undefined : any ? start() : later()),
+            () => (done || stopped() ? undefined : start()),
           );
         }, 5000).unref();
       };
