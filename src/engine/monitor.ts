@@ -93,13 +93,13 @@ function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { st
   const onEvent = (e: { event: string; md: string; member: string | null }): void => {
     events.run(e.md, () => mdEvent(host, e.event, e.md, e.member).catch((err: unknown) => host.log.warn(`md event ${e.event} on ${e.md}: ${errorMessage(err)}`)));
   };
-  // a mirror of ours is recorded (an array mdadm --monitor would watch)
-  const mirrorsRecorded = async (): Promise<boolean> => (await host.store.attachments()).some((r) => r.label !== null);
+  // an array of ours is recorded (one that mdadm --monitor would watch)
+  const arraysRecorded = async (): Promise<boolean> => (await host.store.attachments()).some((r) => r.label !== null && r.md !== null);
   const start = (): void => {
     current = host.md.watchEvents(Math.max(1, config.monitorIntervalS), onEvent, (why) => {
       if (done || stopped()) return;
       // with no array to watch mdadm stops at once: normal on an idle host, not worth a warning
-      // every few seconds; it is started again once a mirror of ours is recorded (looked for every
+      // every few seconds; it is started again once an array of ours is recorded (looked for every
       // 5 s: a look is a read of a folder, where starting mdadm each time would cost a process)
       const idle = /No array with redundancy detected/.test(why);
       if (!idle) host.log.warn(`mdadm --monitor ended (${why}); md's events are polled every ${config.monitorIntervalS} s until it runs again`);
@@ -108,10 +108,15 @@ function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { st
           if (done || stopped()) return;
           if (!idle) return start();
           // (and not after a stop that came during the look: no mdadm would be left to end)
-          mirrorsRecorded().then(
-            (any) => (done || stopped() ? undefined : any ? start() : later()),
-            () => (done || stopped() ? undefined : start()),
-          );
+          arraysRecorded()
+            .then(
+              (any) => (done || stopped() ? undefined : any ? start() : later()),
+              () => (done || stopped() ? undefined : start()),
+            )
+            .catch((err: unknown) => {
+              host.log.warn(`mdadm --monitor: ${errorMessage(err)}; tried again in 5 s`);
+              later();
+            });
         }, 5000).unref();
       };
       later();

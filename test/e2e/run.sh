@@ -114,7 +114,7 @@ if [ $rc != 0 ]; then
     grep -q '^LAB-RESULT' "$OUT/$n.log" || { echo "[$n] no LAB-RESULT (timed out or crashed); its last lines:"; tail -4 "$OUT/$n.log" | tr -d '\r' | sed "s/^/[$n]   /"; }
   done
   # and last of all, where even a short tail of the log shows them: which checks failed, and why
-  echo "lab: FAILED: $(tr '\n' ' ' < "$OUT/failed-boots")"
+  echo "lab: FAILED: $(tr '\n' ' ' < "$OUT/failed-boots" 2>/dev/null)"
   for n in $(cat "$OUT/failed-boots" 2>/dev/null); do
     tr -d '\r' < "$OUT/$n.log" | grep '^FAIL' | cut -c1-700 | sed "s/^/[$n] /" | tail -n 8
   done

@@ -64,7 +64,7 @@ describe("a fault at every step of add, then remove: error reported, nothing lef
     expect(h.calls().some((c) => /^iscsiadm -m node -T \S+ --logout$/.test(c))).toBe(true);
   });
 
-  it("an add whose deadline runs out logs where its time went until then", async () => {
+  it("an add whose deadline runs out logs where its time went until then", { timeout: 90_000 }, async () => {
     const h = fresh();
     h.faults({ "mdadm build": { hangAfter: true } });
     const be = h.backend(5, 51712, SPEC);

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { iscsiadm as iscsiadmArgv } from "../../src/core/commands";
-import { IQN, SimHost, waitFor } from "./simhost";
+import { IQN, processesUnder, SimHost, waitFor } from "./simhost";
 import { useSimHosts } from "./use-sim";
 
 const sim = useSimHosts();
@@ -216,13 +216,19 @@ describe("the monitor's mdadm --monitor", () => {
     // a mirror of ours: mdadm --monitor is started again (within its 5 s), to watch it
     await attached(idle);
     await waitFor(() => runs(idle) >= 2, 30_000);
+    // an idle monitor ends on SIGTERM (it looks at its stop flag each second), and leaves nothing
+    const exitA = new Promise((r) => a.once("exit", r));
     a.kill("SIGTERM");
+    expect(await exitA).toBe(0);
     expect(log(idle)).not.toMatch(/mdadm --monitor ended/);
     const broken = sim({ config: "[monitor]\ninterval = 1\n" });
     broken.faults({ "mdadm monitor": { exit: 1, stderr: "mdadm: something else went wrong" } });
     const b = broken.start(["monitor"]);
     await waitFor(() => /warning: monitor: mdadm --monitor ended \(exit 1: mdadm: something else went wrong\)/.test(log(broken)), 30_000);
+    const exitB = new Promise((r) => b.once("exit", r));
     b.kill("SIGTERM");
+    expect(await exitB).toBe(0);
+    await waitFor(() => processesUnder(idle.root).length === 0 && processesUnder(broken.root).length === 0);
   });
 });
 

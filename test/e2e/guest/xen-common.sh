@@ -42,10 +42,10 @@ create() { # NAME -> CRC, CREATE_S, COUT (xl's output: /tmp/NAME.out), CLOG0 (th
 # printed, then the program's), since a CI log may show little more: check "..." created "$COUT"
 created() { # XL-OUTPUT-FILE
   [ "$CRC" = 0 ] && return 0
-  echo "xl create: rc=$CRC after ${CREATE_S}s: $(grep -v '^\s*$' "$1" | head -n 2 | tr '\n' ' ')"
-  # the program's errors (why each add failed), else its last lines
+  echo "xl create: rc=$CRC after ${CREATE_S}s: $(grep -v -e '^\s*$' -e '^Parsing config' "$1" | head -n 1 | cut -c1-160)"
+  # the program's errors (why each add failed, without their time and pid), else its last lines
   local lines; lines=$(tail -n +$((CLOG0 + 1)) /var/log/xen/xen-hotplug.log 2>/dev/null)
-  echo "hotplug log: $({ echo "$lines" | grep ' err: ' || echo "$lines" | tail -n 4; } | tail -n 2 | cut -c1-300 | tr '\n' ' ')"
+  echo "hotplug log: $({ echo "$lines" | grep ' err: ' || echo "$lines" | tail -n 4; } | sed 's/^.* err: //' | tail -n 2 | cut -c1-220 | tr '\n' ' ')"
   return 1
 }
 gone() { ! xl domid "$1" >/dev/null 2>&1; }
