@@ -280,7 +280,7 @@ cfg c1 "$D1" "domu.rec=600 domu.tag=crash"
 create c1
 check "c1: xl create succeeded" created "$COUT"
 check "c1: the first resync (iSCSI -> local) finishes" wait_until 60 in_sync
-check "c1: the monitor runs mdadm --monitor" wait_until 20 eval "pgrep -f 'mdadm --monitor' >/dev/null"
+check "c1: the monitor runs mdadm --monitor (started once the array is recorded)" wait_until 60 eval "pgrep -f 'mdadm --monitor' >/dev/null"
 # the reference for the guard's latency, on this machine now: a bare start of the program
 t0=$(now); for _ in 1 2 3; do block-iscsimple --version >/dev/null; done; START_S=$(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.2f", (b-a)/3}')
 echo "LAB-NUMBERS program-start-s=$START_S (block-iscsimple --version, mean of 3, while the domU writes)"
