@@ -103,20 +103,19 @@ function watchMdEvents(host: Host, config: Config, stopped: () => boolean): { st
       // 5 s: a look is a read of a folder, where starting mdadm each time would cost a process)
       const idle = /No array with redundancy detected/.test(why);
       if (!idle) host.log.warn(`mdadm --monitor ended (${why}); md's events are polled every ${config.monitorIntervalS} s until it runs again`);
+      const again = async (): Promise<void> => {
+        if (done || stopped()) return;
+        // (a look that fails starts mdadm all the same)
+        if (idle && !(await arraysRecorded().catch(() => true))) return later();
+        // (not after a stop that came during the look: no mdadm would be left to end)
+        if (!done && !stopped()) start();
+      };
       const later = (): void => {
         setTimeout(() => {
-          if (done || stopped()) return;
-          if (!idle) return start();
-          // (and not after a stop that came during the look: no mdadm would be left to end)
-          arraysRecorded()
-            .then(
-              (any) => (done || stopped() ? undefined : any ? start() : later()),
-              () => (done || stopped() ? undefined : start()),
-            )
-            .catch((err: unknown) => {
-              host.log.warn(`mdadm --monitor: ${errorMessage(err)}; tried again in 5 s`);
-              later();
-            });
+          again().catch((err: unknown) => {
+            host.log.warn(`mdadm --monitor: ${errorMessage(err)}; tried again in 5 s`);
+            later();
+          });
         }, 5000).unref();
       };
       later();

@@ -24,18 +24,18 @@ CFG
 }
 disk() { echo "'vdev=$1,access=w,script=block-iscsimple,target=$2'"; }
 create() { # NAME -> CRC, CREATE_S, COUT (xl's output: /tmp/NAME.out), CLOG0 (the program's log's length before)
-  local t0 n0; t0=$(now)
+  local t0; t0=$(now)
   COUT=/tmp/$1.out
-  n0=$(cat /var/log/xen/xen-hotplug.log 2>/dev/null | wc -l); CLOG0=$n0
+  CLOG0=$(wc -l 2>/dev/null < /var/log/xen/xen-hotplug.log || echo 0)
   timeout 120 xl create /tmp/$1.cfg > /tmp/$1.out 2>&1; CRC=$?
   CREATE_S=$(dt "$t0" "$(now)")
   echo "xl create $1: rc=$CRC in ${CREATE_S}s"
   # where its adds spent their time (under libxl's 40 s each), for every create: a slow machine shows
-  tail -n +$((n0 + 1)) /var/log/xen/xen-hotplug.log 2>/dev/null | grep -E ' add .*timing( until the failure)?: ' | sed -E 's/^.*(add [^:]*): timing/  \1: timing/'
+  tail -n +$((CLOG0 + 1)) /var/log/xen/xen-hotplug.log 2>/dev/null | grep -E ' add .*timing( until the failure)?: ' | sed -E 's/^.*(add [^:]*): timing/  \1: timing/'
   # a failure shows why at once (the guest's files are gone after the boot)
   if [ "$CRC" != 0 ]; then
     sed 's/^/  xl: /' /tmp/$1.out | tail -8
-    tail -n +$((n0 + 1)) /var/log/xen/xen-hotplug.log 2>/dev/null | cut -c1-400 | sed 's/^/  hotplug log: /' | tail -80
+    tail -n +$((CLOG0 + 1)) /var/log/xen/xen-hotplug.log 2>/dev/null | cut -c1-400 | sed 's/^/  hotplug log: /' | tail -80
   fi
 }
 # the last create succeeded; else its failure says why in the FAIL line itself (the last lines xl
